@@ -1,0 +1,21 @@
+"""nnkit: a small neural-network library whose every backward pass you can read.
+
+Arrays run on NumPy (CPU) or CuPy (GPU); see :mod:`nnkit.backend`.
+"""
+
+from .backend import (
+    BackendError,
+    asarray,
+    backend_info,
+    get_backend,
+    seed,
+    set_backend,
+    set_default_dtype,
+    to_numpy,
+    use_backend,
+    use_dtype,
+)
+from .module import Module, Parameter, Sequential
+from .notebook import setup_notebook
+
+__version__ = "0.1.0"
