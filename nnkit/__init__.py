@@ -3,6 +3,8 @@
 Arrays run on NumPy (CPU) or CuPy (GPU); see :mod:`nnkit.backend`.
 """
 
+from . import data, functional, init, layers, losses, optim, train, viz
+from . import scalar  # the scalar autograd of chapter 5
 from .backend import (
     BackendError,
     asarray,
@@ -15,7 +17,9 @@ from .backend import (
     use_backend,
     use_dtype,
 )
+from .gradcheck import gradcheck
 from .module import Module, Parameter, Sequential
 from .notebook import setup_notebook
+from .train import History, accuracy, confusion_matrix, evaluate, fit, predict
 
 __version__ = "0.1.0"

@@ -33,7 +33,7 @@ __all__ = [
     "BackendError", "Backend", "set_backend", "use_backend", "get_backend", "xp",
     "namespace", "asarray", "to_numpy", "is_array", "seed", "rng", "randn", "rand",
     "permutation", "default_dtype", "set_default_dtype", "use_dtype", "backend_info",
-    "BACKEND_NAMES", "float_dtype", "dtype_name", "set_print_precision",
+    "BACKEND_NAMES", "float_dtype", "dtype_name", "set_print_precision", "host_xp",
 ]
 
 BACKEND_NAMES = ("auto", "numpy", "cupy", "strict")
@@ -224,12 +224,21 @@ def _is_host(obj: Any) -> bool:
 
 
 def asarray(obj: Any, dtype: str | None = None) -> Any:
-    """Copy or move ``obj`` (list, NumPy array, or an array of any backend) onto the active backend.
+    """``obj`` (list, NumPy array, or an array of any backend) as an array of the active backend.
 
+    Like ``numpy.asarray``, it does not copy what is already there: an array of the active
+    backend with the requested dtype comes back as it is, and NumPy input may be shared on
+    the numpy backend. Anything else is converted (through the host when it changes library).
     dtype: a name such as "float64", "float32", "int64"; floating input gets the default
     float dtype when dtype is None, integer and boolean input keeps its kind.
     """
     backend = get_backend()
+    if not _is_host(obj) and is_array(obj) and backend.name != "numpy":
+        same_library = array_api_compat.array_namespace(obj) is backend.xp
+        if same_library and (backend.device is None or obj.device == backend.device) and (
+                dtype is None and dtype_name(obj.dtype).startswith(("int", "bool", _default_dtype))
+                or dtype is not None and dtype_name(obj.dtype) == dtype):
+            return obj
     host = obj if _is_host(obj) else to_numpy(obj)
     host = np.asarray(host)
     if dtype is None:
@@ -265,6 +274,16 @@ def to_numpy(a: Any) -> np.ndarray:
     return np.asarray(a)
 
 
+# ----------------------------------------------------------------------------- host data
+# Added for nnkit.data and nnkit.viz: data sets and plotting grids are made on the CPU as
+# NumPy arrays, with array-API maths through this namespace, and moved to the active
+# backend only when a model needs them.
+
+def host_xp() -> Any:
+    """The array namespace of host NumPy arrays (for data prepared on the CPU)."""
+    return array_api_compat.array_namespace(np.empty(0))
+
+
 # ----------------------------------------------------------------------------- randomness
 
 _rng = np.random.default_rng(0)
@@ -276,9 +295,13 @@ def seed(n: int) -> None:
     _rng = np.random.default_rng(n)
 
 
-def rng() -> np.random.Generator:
-    """nnkit's host random generator (for shuffling and sampling on the CPU)."""
-    return _rng
+def rng(seed: int | None = None) -> np.random.Generator:
+    """nnkit's host random generator (for shuffling and sampling on the CPU).
+
+    With a ``seed``, a fresh generator of its own instead (used by the toy data sets, so
+    that ``spirals(seed=0)`` is the same data whatever was drawn before).
+    """
+    return _rng if seed is None else np.random.default_rng(seed)
 
 
 def randn(*shape: int, std: float = 1.0, dtype: str | None = None) -> Any:

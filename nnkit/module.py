@@ -139,7 +139,7 @@ class Module:
             if tuple(value.shape) != p.shape:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: {name!r} has shape "
                                  f"{p.shape} in the model but {tuple(value.shape)} in the state.")
-            p.data = backend.asarray(value, dtype=backend.dtype_name(p.dtype))
+            p.data = backend.asarray(value.copy(), dtype=backend.dtype_name(p.dtype))  # never alias the state
             p.zero_grad()
 
     # -------------------------------------------------------------- printing

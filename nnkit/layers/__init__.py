@@ -1,0 +1,23 @@
+"""Layers: Modules that hold Parameters and call the functional forms."""
+
+from ..module import Module, Parameter, Sequential
+from .activations import (
+    ACTIVATION_LAYERS,
+    ELU,
+    ActivationLayer,
+    Gaussian,
+    HardTanh,
+    Identity,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Softsign,
+    Step,
+    Tanh,
+)
+from .dense import Dropout, Linear
+from .conv import AvgPool2D, Conv2D, Flatten, MaxPool2D
+from .recurrent import GRU, LSTM, RNN, Embedding
