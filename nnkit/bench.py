@@ -88,13 +88,9 @@ def _torch_layer(make: Callable[[], object], x_shape: tuple[int, ...]) -> Callab
     return build
 
 
-def _mlp_sizes(sizes: tuple[int, ...]):
-    return list(zip(sizes[:-1], sizes[1:], strict=True))
-
-
 def _nnkit_mlp(sizes: tuple[int, ...]) -> Sequential:
     layers: list = []
-    for fan_in, fan_out in _mlp_sizes(sizes):
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         layers += [Linear(fan_in, fan_out), ReLU()]
     return Sequential(*layers[:-1])
 
@@ -102,7 +98,7 @@ def _nnkit_mlp(sizes: tuple[int, ...]) -> Sequential:
 def _torch_mlp(sizes: tuple[int, ...]):
     import torch
     layers: list = []
-    for fan_in, fan_out in _mlp_sizes(sizes):
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
     return torch.nn.Sequential(*layers[:-1])
 

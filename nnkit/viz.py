@@ -357,3 +357,231 @@ def plot_forward_trace(pre_activations: list[Any], probabilities: Any, title: st
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- chapter 6: activations
+
+__all__ += ["ACTIVATION_LABELS", "plot_activation", "plot_activation_grid"]
+
+# Name and formula of each activation of nnkit.functional.ACTIVATIONS, for titles.
+ACTIVATION_LABELS = {
+    "identity": ("linear (identity)", "$f(x) = x$"),
+    "step": ("threshold (step)", "$f(x) = 1$ if $x > 0$, else $0$"),
+    "sigmoid": ("sigmoid", r"$\sigma(x) = 1 / (1 + e^{-x})$"),
+    "tanh": ("tanh", r"$\tanh(x) = 2\sigma(2x) - 1$"),
+    "hard_tanh": ("hard tanh", r"$\max(-1, \min(1, x))$"),
+    "softsign": ("softsign", r"$x / (1 + |x|)$"),
+    "relu": ("ReLU", r"$\max(0, x)$"),
+    "leaky_relu": ("leaky ReLU", r"$x$ if $x > 0$, else $\alpha x$"),
+    "elu": ("ELU", r"$x$ if $x > 0$, else $\alpha (e^x - 1)$"),
+    "softplus": ("softplus", r"$\log(1 + e^x)$"),
+    "gaussian": ("Gaussian (radial basis)", r"$e^{-x^2}$"),
+}
+
+
+def _activation(name: str) -> Any:
+    """The Activation called ``name`` in nnkit.functional.ACTIVATIONS, or an error listing the names."""
+    from .functional import ACTIVATIONS
+
+    if name not in ACTIVATIONS:
+        raise KeyError(f"no activation called {name!r}; nnkit.functional.ACTIVATIONS has {sorted(ACTIVATIONS)}.")
+    return ACTIVATIONS[name]
+
+
+def plot_activation(name: str, ax: Any = None, lim: float = 4.0, legend: bool = True, title: str | None = None,
+                    **params: float) -> Any:
+    """Draw an activation f (solid) and its derivative f' (dashed) on [-lim, lim]; returns the Axes.
+
+    name:   a key of ``nnkit.functional.ACTIVATIONS`` ("relu", "tanh", ...).
+    params: the activation's parameters, e.g. ``alpha=0.1`` for "leaky_relu" or "elu".
+    The title is the activation's name and formula unless ``title`` replaces it.
+    """
+    act = _activation(name)
+    hx = backend.host_xp()
+    x = hx.linspace(-lim, lim, 801)          # includes x = 0, where step, ReLU and hard tanh have a kink
+    ax = _axes(ax, (4.0, 3.2))
+    ax.axhline(0, color="0.6", linewidth=0.8)
+    ax.axvline(0, color="0.6", linewidth=0.8)
+    ax.plot(x, act(x, **params), color=PALETTE[0], linewidth=2.0, label="$f(x)$")
+    ax.plot(x, act.derivative(x, **params), color=PALETTE[1], linewidth=1.8, linestyle="--",
+            label="$f'(x)$")
+    label, formula = ACTIVATION_LABELS.get(name, (name, ""))
+    if params:
+        label += " (" + ", ".join(f"{'α' if k == 'alpha' else k} = {v:g}" for k, v in params.items()) + ")"
+    ax.set(xlim=(-lim, lim), xlabel="pre-activation $x$", title=title or f"{label}\n{formula}")
+    ax.title.set_fontsize(10)
+    if legend:
+        ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    return ax
+
+
+def plot_activation_grid(names: list[str] | None = None, ncols: int = 4, lim: float = 4.0,
+                         params: dict[str, dict[str, float]] | None = None,
+                         title: str = "Activation functions f (solid) and their derivatives f' (dashed)") -> Any:
+    """One panel per activation, each with f and f' (see :func:`plot_activation`); returns the Figure.
+
+    names:  keys of ``nnkit.functional.ACTIVATIONS`` (default: all, in registry order).
+    params: per-activation parameters, e.g. {"leaky_relu": {"alpha": 0.1}}.
+    A spare panel at the end holds the legend.
+    """
+    from .functional import ACTIVATIONS
+
+    names = list(ACTIVATIONS) if names is None else list(names)
+    params = params or {}
+    nrows = math.ceil((len(names) + 1) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.6 * nrows), sharex=True, squeeze=False,
+                             layout="constrained")
+    for ax, name in zip(axes.flat, names, strict=False):
+        plot_activation(name, ax=ax, lim=lim, legend=False, **params.get(name, {}))
+        ax.set_xlabel("")
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    spare = axes.flat[len(names)]
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    spare.legend(handles, ["activation $f(x)$", "derivative $f'(x)$"], loc="center", fontsize=10)
+    for ax in axes[-1]:
+        ax.set_xlabel("pre-activation $x$")
+    fig.suptitle(title)
+    return fig
+
+
+# ----------------------------------------------------------------------------- chapter 7: loss landscapes
+
+__all__ += ["random_direction", "loss_landscape", "plot_loss_landscape"]
+
+
+def random_direction(model: Any, seed: int = 0) -> list[Any]:
+    """A random direction in weight space, scaled unit by unit like the model's weights.
+
+    One host array per parameter of ``model`` (in ``model.parameters()`` order), drawn from
+    N(0, 1) with a generator of its own (``seed``), then *filter-normalised* (Li et al., 2018,
+    "Visualizing the loss landscape of neural nets"): each unit's incoming weights, a column
+    of a Linear weight (D, K) or a filter W[f] of a kernel (F, C, kh, kw), are rescaled to the
+    length of that unit's trained weights. A step of 1 along the direction then changes every
+    unit by about as much as its weights are long, however large or small they are. Biases
+    (1-D parameters) get a zero direction.
+    """
+    generator, hx = backend.rng(seed), backend.host_xp()
+    direction = []
+    for p in model.parameters():
+        w = backend.to_numpy(p.data)
+        if w.ndim < 2:
+            direction.append(hx.zeros_like(w))
+            continue
+        d = generator.standard_normal(w.shape)
+        axes = (0,) if w.ndim == 2 else tuple(range(1, w.ndim))   # a column of W, or a filter W[f]
+        direction.append(d * _lengths(w, axes) / (_lengths(d, axes) + 1e-12))
+    return direction
+
+
+def _lengths(a: Any, axes: tuple[int, ...]) -> Any:
+    """The Euclidean length of ``a`` over ``axes``, keeping those axes (size 1) for broadcasting."""
+    hx = backend.host_xp()
+    return hx.sqrt(hx.sum(a * a, axis=axes, keepdims=True))
+
+
+def loss_landscape(model: Any, loss_fn: Any, X: Any, y: Any, span: float = 1.0, steps: int = 25,
+                   seed: int = 0) -> tuple[Any, Any, Any]:
+    """The loss on a 2-D slice of weight space through the model's current (trained) weights θ*.
+
+    Evaluates J(θ* + α δ + β η) on a steps × steps grid of α, β in [−span, span], where δ and
+    η are two :func:`random_direction` s (seeds ``seed`` and ``seed + 1``). Each point costs one
+    forward pass over (X, y) in eval mode. The model's weights are restored afterwards.
+    X: (N, ...) inputs, y: (N,) labels or targets (host or backend arrays).
+    Returns host arrays alphas (steps,), betas (steps,) and Z (steps, steps) with Z[i, j] the
+    loss at (α_j, β_i), ready for ``ax.contour(alphas, betas, Z)``.
+    """
+    from .train import evaluate
+
+    hx = backend.host_xp()
+    X, y = backend.asarray(X), backend.asarray(y)
+    params = model.parameters()
+    trained = [p.data for p in params]
+    dtype = backend.dtype_name(trained[0].dtype)
+    deltas = [backend.asarray(d, dtype=dtype) for d in random_direction(model, seed)]
+    etas = [backend.asarray(d, dtype=dtype) for d in random_direction(model, seed + 1)]
+    alphas = hx.linspace(-span, span, steps)
+    Z = hx.zeros((steps, steps))
+    try:
+        for i, beta in enumerate(alphas):
+            for j, alpha in enumerate(alphas):
+                for p, w, d, e in zip(params, trained, deltas, etas, strict=True):
+                    p.data = w + float(alpha) * d + float(beta) * e
+                Z[i, j] = evaluate(model, loss_fn, X, y)[0]
+    finally:
+        for p, w in zip(params, trained, strict=True):
+            p.data = w
+    return alphas, hx.linspace(-span, span, steps), Z
+
+
+def plot_loss_landscape(alphas: Any, betas: Any, Z: Any, ax: Any = None,
+                        title: str = "Loss around the trained weights") -> Any:
+    """Filled contours of a loss slice from :func:`loss_landscape` (log-spaced levels); returns the Axes.
+
+    The trained weights sit at (0, 0), marked with a star; the colour bar gives the loss.
+    """
+    from matplotlib.colors import LogNorm
+
+    hx = backend.host_xp()
+    Z = backend.to_numpy(Z)
+    ax = _axes(ax, (5.4, 4.4))
+    low, high = float(hx.min(Z)), float(hx.max(Z))
+    levels = hx.logspace(math.log10(low), math.log10(high), 16)
+    filled = ax.contourf(alphas, betas, Z, levels=levels, norm=LogNorm(), cmap="viridis")
+    ax.contour(alphas, betas, Z, levels=levels, colors="white", linewidths=0.4, alpha=0.6)
+    ax.figure.colorbar(filled, ax=ax, label="loss (log scale)", format="%.2g")
+    ax.plot(0, 0, marker="*", color="white", markeredgecolor="k", markersize=14, linestyle="none",
+            label="trained weights θ*")
+    ax.set(title=title, xlabel="α (along the random direction δ)", ylabel="β (along the random direction η)",
+           aspect="equal")
+    ax.legend(loc="upper right", fontsize="small", framealpha=0.8)
+    ax.grid(False)
+    return ax
+
+
+# ------------------------------------------------------------------------- chapters 10 and 11: comparisons
+
+__all__ += ["plot_grouped_errorbars"]
+
+
+def plot_grouped_errorbars(values: dict[str, dict[str, list[float]]], ax: Any = None, ylabel: str = "",
+                           title: str = "", log: bool = False, percent: bool = False,
+                           figsize: tuple[float, float] = (7.6, 3.8)) -> Any:
+    """Repeated measurements as mean ± one standard deviation, one cluster per group; returns the Axes.
+
+    values:  {group: {series: [v₁, v₂, ...]}}, e.g. {data set: {model: test accuracy per split}}.
+             Groups sit side by side on the horizontal axis; within a group every series gets
+             its own colour, marker and small offset, the same in every group, and a legend entry.
+             The faint dots behind each marker are the single measurements.
+    log:     a logarithmic vertical axis (for times).
+    percent: label the vertical axis in per cent (values are fractions in [0, 1]).
+    """
+    from matplotlib.ticker import PercentFormatter
+
+    hx = backend.host_xp()
+    groups = list(values)
+    series = list(dict.fromkeys(name for group in groups for name in values[group]))
+    width = 0.7 / max(len(series), 1)
+    ax = _axes(ax, figsize)
+    for s, name in enumerate(series):
+        offset = (s - (len(series) - 1) / 2) * width
+        colour, marker = PALETTE[s % len(PALETTE)], MARKERS[s % len(MARKERS)]
+        xs, means, stds = [], [], []
+        for g, group in enumerate(groups):
+            if name not in values[group]:
+                continue
+            v = hx.asarray(values[group][name], dtype=hx.float64)
+            xs.append(g + offset)
+            means.append(float(hx.mean(v)))
+            stds.append(float(hx.std(v)) if v.shape[0] > 1 else 0.0)
+            ax.scatter([g + offset] * v.shape[0], v, s=10, color=colour, alpha=0.3, linewidths=0)
+        ax.errorbar(xs, means, yerr=stds, fmt=marker, color=colour, markersize=7, capsize=4,
+                    elinewidth=1.5, label=name)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set(xlim=(-0.5, len(groups) - 0.5), ylabel=ylabel, title=title)
+    if log:
+        ax.set_yscale("log")
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    ax.legend(fontsize="small", framealpha=0.9)
+    return ax

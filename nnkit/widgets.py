@@ -27,14 +27,21 @@ Widgets by chapter
    decision line under sliders for w1, w2 and b.
 3. :func:`softmax_temperature` (static twin :func:`draw_softmax_temperature`): a
    temperature slider over a softmax bar chart.
+4. :func:`learning_rate_explorer` (static twin :func:`draw_learning_rate`): a learning-rate
+   slider and a batch-size menu; each change retrains a small MLP and redraws its loss
+   curve and decision regions.
 5. :func:`vanishing_gradients` (static twin :func:`draw_gradient_norms`): gradient norm
    per layer of deep sigmoid, tanh and ReLU nets under sliders for depth and weight gain.
+7. :func:`optimizer_explorer` (static twin :func:`draw_optimizer_path`): an optimiser, its
+   learning rate and a 2-D loss surface (ravine, curved valley, double well) to choose; each
+   change reruns the real nnkit optimiser and redraws its path and its loss per step.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets
@@ -406,3 +413,330 @@ def learning_rate_explorer(X: Any, y: Any, lr: float = 1.0, batch_size: int = 32
 
     return slider_figure(draw, controls, figsize=(10.0, 4.0))
 
+
+
+# ----------------------------------------------------------------------------- chapter 6
+
+__all__ += ["train_activation_net", "draw_activation_net", "activation_explorer"]
+
+
+def train_activation_net(X: Any, y: Any, activation: str, hidden: tuple[int, ...] = (32, 32), lr: float = 0.3,
+                         epochs: int = 100, batch_size: int = 32, seed: int = 0, init: str = "xavier_normal",
+                         **params: float) -> tuple[Any, Any]:
+    """Train a fresh MLP with ``activation`` after every hidden layer on (X, y); returns (model, History).
+
+    X: (N, D) inputs, y: (N,) integer labels 0 .. K-1. The network is Linear(D, hidden[0]) →
+    f → Linear → f → ... → Linear(hidden[-1], K), trained by :func:`nnkit.fit` with
+    cross-entropy and plain SGD. ``activation`` is a key of ``nnkit.functional.ACTIVATIONS``
+    and ``params`` its parameters (e.g. alpha=0.1). The weights (``init``, biases zero) and the
+    shuffles come from ``seed``, so every activation starts from the same weights; nnkit's
+    random stream is restored afterwards.
+    """
+    from .layers import ACTIVATION_LAYERS, Linear
+    from .losses import CrossEntropyLoss
+    from .module import Sequential
+    from .optim import SGD
+    from .train import fit
+
+    if activation not in ACTIVATION_LAYERS:
+        raise KeyError(f"no activation called {activation!r}; choose one of {sorted(ACTIVATION_LAYERS)}.")
+    X_host, y_host = backend.to_numpy(X), backend.to_numpy(y).reshape(-1)
+    sizes = [X_host.shape[1], *hidden, int(backend.namespace(y_host).max(y_host)) + 1]
+    saved = backend.rng().bit_generator.state
+    backend.seed(seed)
+    try:
+        modules: list[Any] = []
+        for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1], strict=True):
+            modules += [Linear(fan_in, fan_out, init=init), ACTIVATION_LAYERS[activation](**params)]
+        model = Sequential(*modules, Linear(sizes[-2], sizes[-1], init=init))
+        history = fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=lr), (X_host, y_host),
+                      epochs=epochs, batch_size=batch_size, progress=False)
+    finally:
+        backend.rng().bit_generator.state = saved
+    return model, history
+
+
+def draw_activation_net(axes: Any, X: Any, y: Any, activation: str, lr: float = 0.3, epochs: int = 100,
+                        **params: float) -> tuple[Any, Any]:
+    """Draw an activation with its derivative, and what a small net built from it learns (chapter 6).
+
+    axes: a pair (ax_f, ax_boundary). ax_f gets f and f' (:func:`nnkit.viz.plot_activation`);
+    ax_boundary the decision regions of :func:`train_activation_net` on (X, y) after
+    ``epochs`` epochs of SGD at learning rate ``lr``, titled with its training accuracy.
+    X: (N, 2) points, y: (N,) integer labels. Returns (model, History) of the run.
+    """
+    from .viz import ACTIVATION_LABELS, plot_activation, plot_decision_boundary
+
+    ax_f, ax_boundary = axes
+    plot_activation(activation, ax=ax_f, **params)
+    model, history = train_activation_net(X, y, activation, lr=lr, epochs=epochs, **params)
+    verdict = (f"loss not finite after {len(history)} epochs" if history.stopped
+               else f"training accuracy {history.accuracy[-1]:.0%}")
+    name = ACTIVATION_LABELS.get(activation, (activation,))[0]
+    plot_decision_boundary(model, X, y, ax=ax_boundary, resolution=120,
+                           title=f"{name} net, η = {lr:.3g}, {epochs} epochs:\n{verdict}")
+    ax_boundary.get_legend().remove()
+    ax_boundary.title.set_fontsize(10)
+    return model, history
+
+
+def activation_explorer(X: Any, y: Any, activation: str = "relu", lr: float = 0.3,
+                        epochs: int = 100) -> ipywidgets.VBox:
+    """An activation menu and a learning-rate slider over :func:`draw_activation_net` (chapter 6).
+
+    Every change trains a fresh 2-32-32-K network on (X, y) from the same starting weights
+    (well under a second for a few hundred points) and redraws the activation, its derivative
+    and the decision regions. Try: the linear and threshold units cannot bend the boundary;
+    sigmoid needs a larger η than tanh; push η up to 3 and watch ReLU and ELU nets break.
+    """
+    from .viz import ACTIVATION_LABELS
+
+    _host_points(X, y)  # fail early, in the cell that builds the widget
+    controls = {
+        "activation": ipywidgets.Dropdown(options=[(label, key) for key, (label, _) in ACTIVATION_LABELS.items()],
+                                          value=activation, description="activation",
+                                          style={"description_width": "initial"},
+                                          layout=ipywidgets.Layout(width="280px")),
+        "lr": ipywidgets.FloatLogSlider(value=lr, base=10, min=-2, max=math.log10(3), step=0.05,
+                                        description="learning rate η", continuous_update=False,
+                                        readout_format=".3g", style={"description_width": "initial"},
+                                        layout=ipywidgets.Layout(width="380px")),
+    }
+
+    def draw(ax: Any, activation: str, lr: float) -> None:
+        spec = ax.get_subplotspec()
+        ax.remove()
+        draw_activation_net(spec.subgridspec(1, 2, width_ratios=(1, 1.1)).subplots(), X, y, activation, lr=lr,
+                            epochs=epochs)
+
+    return slider_figure(draw, controls, figsize=(10.0, 4.2))
+
+
+# ----------------------------------------------------------------------------- chapter 7
+
+__all__ += ["LossSurface", "LOSS_SURFACES", "OPTIMIZER_NAMES", "OPTIMIZER_STYLES", "make_optimizer",
+            "optimizer_path", "draw_loss_surface", "draw_optimizer_path", "optimizer_explorer"]
+
+
+@dataclass(frozen=True)
+class LossSurface:
+    """A loss J(w₁, w₂) of two weights, for watching optimisers move (chapter 7).
+
+    loss(w1, w2) and grad(w1, w2) -> (∂J/∂w1, ∂J/∂w2) work elementwise on numbers and on host
+    arrays, so one formula draws the contours on a grid and gives the optimiser its gradient.
+    start: where the paths begin; xlim, ylim: the window drawn; minima (stars) and saddles
+    (crosses): the points to mark; steps: how many steps a path takes by default;
+    learning_rates: a good learning rate for each optimiser of :data:`OPTIMIZER_NAMES` on this
+    surface, for that many steps.
+    """
+
+    name: str
+    formula: str
+    loss: Callable[[Any, Any], Any]
+    grad: Callable[[Any, Any], tuple[Any, Any]]
+    start: tuple[float, float]
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    minima: tuple[tuple[float, float], ...]
+    steps: int
+    learning_rates: dict[str, float]
+    saddles: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def lowest(self) -> float:
+        """The loss at the lowest of the marked minima."""
+        return min(float(self.loss(*m)) for m in self.minima)
+
+
+LOSS_SURFACES = {
+    # A long, narrow quadratic bowl: curvature 0.04 along w1, 2 along w2 (50 times steeper).
+    "ravine": LossSurface(
+        "ravine", r"$J = 0.02\,w_1^2 + w_2^2$",
+        lambda w1, w2: 0.02 * w1**2 + w2**2,
+        lambda w1, w2: (0.04 * w1, 2.0 * w2),
+        start=(-8.0, 2.0), xlim=(-9.0, 3.0), ylim=(-2.5, 2.5), minima=((0.0, 0.0),), steps=50,
+        learning_rates={"SGD": 0.9, "momentum": 0.1, "RMSProp": 0.3, "Adam": 0.5, "Adagrad": 2.0}),
+    # Rosenbrock's banana-shaped valley, with a gentler wall (10 instead of the usual 100).
+    "valley": LossSurface(
+        "valley", r"$J = (1 - w_1)^2 + 10\,(w_2 - w_1^2)^2$",
+        lambda w1, w2: (1 - w1)**2 + 10 * (w2 - w1**2)**2,
+        lambda w1, w2: (-2 * (1 - w1) - 40 * w1 * (w2 - w1**2), 20 * (w2 - w1**2)),
+        start=(-1.5, 2.0), xlim=(-2.0, 2.0), ylim=(-1.0, 3.0), minima=((1.0, 1.0),), steps=100,
+        learning_rates={"SGD": 0.012, "momentum": 0.005, "RMSProp": 0.05, "Adam": 0.2, "Adagrad": 0.5}),
+    # A tilted double well: a global minimum on the left, a local one on the right, a saddle between.
+    "double well": LossSurface(
+        "double well", r"$J = (w_1^2 - 1)^2 + 0.25\,w_1 + w_2^2$",
+        lambda w1, w2: (w1**2 - 1)**2 + 0.25 * w1 + w2**2,
+        lambda w1, w2: (4 * w1 * (w1**2 - 1) + 0.25, 2.0 * w2),
+        start=(0.3, 1.8), xlim=(-2.0, 2.0), ylim=(-2.0, 2.0),
+        minima=((-1.029896, 0.0), (0.967149, 0.0)), steps=60,
+        learning_rates={"SGD": 0.05, "momentum": 0.02, "RMSProp": 0.05, "Adam": 0.1, "Adagrad": 0.5},
+        saddles=((0.062747, 0.0),)),
+}
+
+OPTIMIZER_NAMES = ("SGD", "momentum", "RMSProp", "Adam", "Adagrad")
+# One colour and marker per optimiser in the chapter 7 figures (Okabe-Ito).
+OPTIMIZER_STYLES = {"SGD": ("#D55E00", "o"), "momentum": ("#0072B2", "s"), "RMSProp": ("#009E73", "^"),
+                    "Adam": ("#CC79A7", "D"), "Adagrad": ("#E69F00", "v")}
+
+
+def make_optimizer(name: str, params: list[Any], lr: float) -> Any:
+    """The nnkit optimiser called ``name`` (one of :data:`OPTIMIZER_NAMES`) over ``params``.
+
+    "momentum" is ``optim.SGD(params, lr, momentum=0.9)``; the others use nnkit's defaults
+    (RMSProp ρ = 0.9, Adam β = (0.9, 0.999)).
+    """
+    from . import optim
+
+    makers = {"SGD": lambda: optim.SGD(params, lr=lr),
+              "momentum": lambda: optim.SGD(params, lr=lr, momentum=0.9),
+              "RMSProp": lambda: optim.RMSProp(params, lr=lr), "Adam": lambda: optim.Adam(params, lr=lr),
+              "Adagrad": lambda: optim.Adagrad(params, lr=lr)}
+    if name not in makers:
+        raise ValueError(f"Unknown optimiser {name!r}: choose one of {', '.join(makers)}.")
+    return makers[name]()
+
+
+def _surface(surface: str | LossSurface) -> LossSurface:
+    if isinstance(surface, LossSurface):
+        return surface
+    if surface not in LOSS_SURFACES:
+        raise ValueError(f"Unknown loss surface {surface!r}: choose one of {', '.join(LOSS_SURFACES)}.")
+    return LOSS_SURFACES[surface]
+
+
+def optimizer_path(surface: str | LossSurface, optimizer: str, lr: float | None = None,
+                   steps: int | None = None, start: tuple[float, float] | None = None,
+                   noise: float = 0.0, seed: int = 0) -> tuple[Any, Any]:
+    """Run a real nnkit optimiser on a 2-D loss surface and record where it goes.
+
+    The two weights (w₁, w₂) live in one :class:`~nnkit.module.Parameter` of shape (2,) on
+    the active backend; each step sets its ``grad`` from the surface's formula and calls the
+    optimiser's ``step()``, exactly as in a training loop.
+    surface: a name in :data:`LOSS_SURFACES` (or a LossSurface). optimizer: a name in
+    :data:`OPTIMIZER_NAMES`. lr, steps, start: default to the surface's.
+    noise: standard deviation of Gaussian noise added to every gradient (a stand-in for
+    mini-batch noise), drawn from a generator of its own (``seed``).
+    Returns host arrays path (T + 1, 2), the weights before each step and after the last,
+    and losses (T + 1,). A run that blows up (|w| > 10⁴) stops early, so T may be < steps.
+    """
+    from .module import Parameter
+
+    s = _surface(surface)
+    lr = s.learning_rates[optimizer] if lr is None else lr
+    steps = s.steps if steps is None else steps
+    generator = backend.rng(seed)
+    w = Parameter(backend.asarray(list(s.start if start is None else start)))
+    opt = make_optimizer(optimizer, [w], lr)
+    points = [[float(v) for v in backend.to_numpy(w.data)]]
+    for _ in range(steps):
+        g1, g2 = s.grad(*points[-1])
+        if noise:
+            g1 = g1 + noise * float(generator.standard_normal())
+            g2 = g2 + noise * float(generator.standard_normal())
+        w.grad = backend.asarray([g1, g2], dtype=backend.dtype_name(w.data.dtype))
+        opt.step()
+        points.append([float(v) for v in backend.to_numpy(w.data)])
+        if not all(math.isfinite(v) and abs(v) < 1e4 for v in points[-1]):
+            break
+    hx = backend.host_xp()
+    path = hx.asarray(points)
+    return path, s.loss(path[:, 0], path[:, 1])
+
+
+def draw_loss_surface(ax: Any, surface: str | LossSurface, resolution: int = 200) -> Any:
+    """Contour lines of a 2-D loss surface; returns ax.
+
+    Minima are marked with stars, saddle points with crosses.
+    """
+    s = _surface(surface)
+    hx = backend.host_xp()
+    g1, g2 = hx.meshgrid(hx.linspace(*s.xlim, resolution), hx.linspace(*s.ylim, resolution))
+    J = s.loss(g1, g2)
+    # Levels at fixed fractions of the window's area, so that every surface gets lines both
+    # near its minima and on its walls, whatever its scale.
+    ranked = hx.sort(hx.reshape(J, (-1,)))
+    fractions = (0.003, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    levels = sorted({float(ranked[int(f * (ranked.shape[0] - 1))]) for f in fractions})
+    ax.contour(g1, g2, J, levels=levels, cmap="Greys_r", linewidths=0.8, alpha=0.8)
+    for m1, m2 in s.minima:
+        ax.plot(m1, m2, marker="*", color="k", markersize=12, linestyle="none")
+    for m1, m2 in s.saddles:
+        ax.plot(m1, m2, marker="X", color="k", markersize=9, linestyle="none")
+    ax.set(xlim=s.xlim, ylim=s.ylim, xlabel="$w_1$", ylabel="$w_2$")
+    return ax
+
+
+def draw_optimizer_path(ax: Any, surface: str | LossSurface, optimizer: str, lr: float | None = None,
+                        steps: int | None = None, start: tuple[float, float] | None = None,
+                        contours: bool = True, label: str | None = None, title: str | None = None,
+                        noise: float = 0.0) -> tuple[Any, Any]:
+    """Draw one optimiser's path on a loss surface's contour plot (chapter 7).
+
+    Arguments as in :func:`optimizer_path`; contours=False draws the path alone (to add a
+    second path to a panel). The path starts at the circle; the stars are the minima. The
+    title (unless given) names the optimiser, its learning rate and its final loss.
+    Returns (path, losses) from :func:`optimizer_path`.
+    """
+    s = _surface(surface)
+    lr = s.learning_rates[optimizer] if lr is None else lr
+    path, losses = optimizer_path(s, optimizer, lr, steps, start, noise=noise)
+    if contours:
+        draw_loss_surface(ax, s)
+    colour, marker = OPTIMIZER_STYLES.get(optimizer, ("0.3", "o"))
+    ax.plot(path[:, 0], path[:, 1], color=colour, marker=marker, markersize=3, linewidth=1.3,
+            label=label or f"{optimizer}, η = {lr:g}")
+    ax.plot(path[0, 0], path[0, 1], marker="o", color=colour, markersize=9, markerfacecolor="white",
+            markeredgewidth=2, linestyle="none")
+    ax.set(xlim=s.xlim, ylim=s.ylim)
+    blown_up = len(path) - 1 < (s.steps if steps is None else steps)
+    final_loss = float(losses[-1])
+    final = "blew up" if blown_up or not math.isfinite(final_loss) else f"final J = {final_loss:.3g}"
+    ax.set_title(title or f"{optimizer}, η = {lr:g}: {len(path) - 1} steps, {final}", fontsize=10)
+    return path, losses
+
+
+def optimizer_explorer(surface: str = "ravine", optimizer: str = "momentum", lr: float | None = None,
+                       steps: int | None = None) -> ipywidgets.VBox:
+    """Pick a loss surface, an optimiser and its learning rate; watch the path and the loss (chapter 7).
+
+    Left: :func:`draw_optimizer_path` on the surface's contours; right: the loss per step (log
+    scale, above the lowest minimum). Choosing another surface or optimiser resets the
+    learning rate to a good value for that pair. Try: push SGD's η on the ravine past 1 (it
+    diverges along w₂, the steep direction); give momentum the ravine's SGD rate of 0.9; on the
+    double well, start Adam and SGD from the same point and see which minimum each reaches.
+    """
+    s = _surface(surface)
+    controls = {
+        "surface": ipywidgets.Dropdown(options=list(LOSS_SURFACES), value=s.name, description="surface",
+                                       layout=ipywidgets.Layout(width="200px")),
+        "optimizer": ipywidgets.Dropdown(options=list(OPTIMIZER_NAMES), value=optimizer,
+                                         description="optimiser", layout=ipywidgets.Layout(width="220px")),
+        "lr": ipywidgets.FloatLogSlider(value=s.learning_rates[optimizer] if lr is None else lr, base=10,
+                                        min=-3, max=math.log10(5), step=0.05, description="learning rate η",
+                                        continuous_update=False, readout_format=".3g",
+                                        style={"description_width": "initial"},
+                                        layout=ipywidgets.Layout(width="360px")),
+        "steps": ipywidgets.IntSlider(value=s.steps if steps is None else steps, min=5, max=300, step=5,
+                                      description="steps", continuous_update=False,
+                                      layout=ipywidgets.Layout(width="300px")),
+    }
+
+    def reset_lr(change: dict[str, Any]) -> None:
+        chosen = LOSS_SURFACES[controls["surface"].value]
+        controls["lr"].value = chosen.learning_rates[controls["optimizer"].value]
+
+    controls["surface"].observe(reset_lr, names="value")
+    controls["optimizer"].observe(reset_lr, names="value")
+
+    def draw(ax: Any, surface: str, optimizer: str, lr: float, steps: int) -> None:
+        ax_path, ax_loss = ax.get_subplotspec().subgridspec(1, 2, width_ratios=(1.25, 1)).subplots()
+        ax.remove()
+        _, losses = draw_optimizer_path(ax_path, surface, optimizer, lr, steps)
+        above = backend.host_xp().maximum(losses - LOSS_SURFACES[surface].lowest, 1e-12)
+        colour, marker = OPTIMIZER_STYLES[optimizer]
+        ax_loss.semilogy(range(len(losses)), above, color=colour, marker=marker, markersize=3)
+        ax_loss.set(xlabel="step", ylabel="J − lowest minimum (log scale)", title="Loss per step")
+        ax_loss.title.set_fontsize(10)
+
+    return slider_figure(draw, controls, figsize=(10.5, 4.2))

@@ -84,6 +84,15 @@ def test_conv_fast_matches_naive(backend_name, stride, padding, kernel):
         assert_allclose(host(fast), host(naive), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("limit", [1, 300], ids=["one-image-chunks", "uneven-chunks"])
+def test_conv_in_chunks_matches_naive(backend_name, monkeypatch, limit):
+    """Big batches build their im2col buffers a few images at a time; the result is the same."""
+    monkeypatch.setattr("nnkit.functional.conv._CHUNK_ELEMENTS", limit)   # 3·9·25 = 675 per image
+    x, W, b = randn(5, 3, 5, 5), randn(2, 3, 3, 3), randn(2)
+    for fast, naive in zip(*conv_pair(x, W, b, 1, 1), strict=True):
+        assert_allclose(host(fast), host(naive), rtol=1e-10, atol=1e-12)
+
+
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 2), c=st.integers(1, 3), f=st.integers(1, 3), out_size=st.integers(1, 4),
        kernel=st.integers(1, 4), stride=st.integers(1, 3), padding=st.integers(0, 2), bias=st.booleans())

@@ -50,9 +50,11 @@ def _grade(args: argparse.Namespace) -> int:
     solution = find_chapter(args.chapter, args.solutions)
     grades = grade_folder(solution, args.submissions, jobs=args.jobs, limits=_limits(args))
     gradebook = write_reports(grades, args.out)
+    width = max(len(grade.student) for grade in grades)
     for grade in grades:
-        print(f"  {grade.student:<24} {grade.total:>4} / {grade.max_points:<4} {grade.status}")
-    print(f"graded {len(grades)} submission(s) of {solution.stem}: see {gradebook} and {args.out / 'feedback'}/")
+        print(f"  {grade.student:<{width}}  {grade.total:>3} / {grade.max_points:<3}  {grade.status}")
+    print(f"graded {len(grades)} submission(s) of {solution.stem}: "
+          f"see {gradebook} and {args.out / 'feedback'}/")
     return 0
 
 
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     command = commands.add_parser("build", help="write exercises/ from solutions/")
     command.add_argument("--exercises", type=Path, default=Path("exercises"),
                          help="folder of generated exercise notebooks (default: exercises)")
-    command.add_argument("--check", action="store_true", help="change nothing; exit 1 when exercises/ is stale")
+    command.add_argument("--check", action="store_true",
+                         help="change nothing; exit 1 when exercises/ is stale")
     command.set_defaults(run=_build)
 
     command = commands.add_parser("verify", help="check that each chapter's checks pass on the solution, "

@@ -22,8 +22,8 @@ HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 META = "course"
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
-__all__ = ["FormatError", "SOLUTION", "HIDDEN_TESTS", "tag_name", "tagged_cells", "points", "stub", "with_answer",
-           "make_exercise", "wrong_answers", "read", "dumps", "build"]
+__all__ = ["FormatError", "SOLUTION", "HIDDEN_TESTS", "tag_name", "tagged_cells", "points", "stub",
+           "with_answer", "make_exercise", "wrong_answers", "read", "dumps", "build"]
 
 
 class FormatError(ValueError):
@@ -128,7 +128,8 @@ def _validate(nb: dict, where: str) -> None:
             if name is None:
                 continue
             if not _NAME.fullmatch(name) or f"{kind}:{name}" in seen:
-                raise FormatError(f"{label}: tag `{kind}:{name}` is not a unique name of letters, digits, _ . -")
+                raise FormatError(f"{label}: tag `{kind}:{name}` is not a unique name of letters, "
+                                  "digits, _ . -")
             seen.add(f"{kind}:{name}")
         if solution and check:
             raise FormatError(f"{label}: a cell is either a solution or a check, not both.")
@@ -142,7 +143,8 @@ def _validate(nb: dict, where: str) -> None:
             checks += 1
             value = points(cell)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise FormatError(f"{label}: metadata.{META}.points must be a whole number ≥ 0, not {value!r}.")
+                raise FormatError(f"{label}: metadata.{META}.points must be a whole number ≥ 0, "
+                                  f"not {value!r}.")
         if solution:
             answers = cell.metadata.get(META, {}).get("wrong_answers", {})
             regions = len(_regions(cell.source, SOLUTION, label))
@@ -187,7 +189,7 @@ def make_exercise(solution: dict) -> nbformat.NotebookNode:
 
 
 def wrong_answers(solution: dict) -> Iterator[tuple[str, nbformat.NotebookNode]]:
-    """Every wrong answer listed in ``solution``, as (``"<exercise>/<label>"``, the notebook with it in place)."""
+    """Each wrong answer in ``solution`` as (``"<exercise>/<label>"``, the notebook with it in place)."""
     for name, cell in tagged_cells(solution, "solution").items():
         for label, answer in cell.metadata.get(META, {}).get("wrong_answers", {}).items():
             nb = copy.deepcopy(solution)
@@ -196,7 +198,7 @@ def wrong_answers(solution: dict) -> Iterator[tuple[str, nbformat.NotebookNode]]
 
 
 def build(solutions: Path, exercises: Path, check: bool = False) -> list[str]:
-    """Make ``exercises/`` match ``solutions/``; returns one line per file that was (or, with check, is) stale.
+    """Make ``exercises/`` match ``solutions/``; returns a line for each file that was (or is) stale.
 
     Writes ``exercises/X.ipynb`` for every ``solutions/X.ipynb`` whose exercise is missing or
     out of date, and deletes exercise notebooks that have no solution notebook.

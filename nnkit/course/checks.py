@@ -101,8 +101,9 @@ def check_close(actual: Any, expected: Any, name: str = "result", rtol: float = 
         flat = int(xp.argmax(xp.reshape(error, (-1,))))
         count, size = int(xp.sum(off)), expected.size
         where = _where(flat, expected.shape)
+        want, got = float(expected.reshape(-1)[flat]), float(actual.reshape(-1)[flat])
         _fail(name, f"values off: largest error {float(error.reshape(-1)[flat]):.4g}{where}: "
-                    f"expected {float(expected.reshape(-1)[flat]):.6g}, got {float(actual.reshape(-1)[flat]):.6g}"
+                    f"expected {want:.6g}, got {got:.6g}"
                     + (f" ({count} of {size} values off)." if size > 1 else "."))
     _passed(name)
 

@@ -27,7 +27,7 @@ import nbformat
 from tqdm.auto import tqdm
 
 from .build import META, dumps, make_exercise, points, read, stub, tag_name, tagged_cells, wrong_answers
-from .sandbox import Janitor, Limits, Run, run_notebook
+from .sandbox import DEFAULT_LIMITS, Janitor, Limits, Run, run_notebook
 
 __all__ = ["GradingError", "CheckResult", "Grade", "find_chapter", "grading_notebook", "grade_notebooks",
            "grade_folder", "write_reports", "benchmark"]
@@ -185,7 +185,8 @@ def _notes(run: Run, cells: list[dict], missing: list[str], limits: Limits) -> l
         ename = (record.get("error") or [""])[0]
         if ename == "MemoryError":
             notes.append(f"{label} ran out of memory (limit {limits.memory_mb} MiB)")
-        elif label.startswith("solution:") and not record.get("xfail") and re.fullmatch(r"\w{1,40}", ename):
+        elif (label.startswith("solution:") and re.fullmatch(r"\w{1,40}", ename)
+              and not record.get("xfail") and not record.get("timed_out")):
             notes.append(f"{label} raised {ename}")
         found = dict.fromkeys(_REVIEW.findall(cell.source)) if label.startswith("solution:") else {}
         if found and label[len("solution:"):] not in missing:
@@ -197,10 +198,8 @@ def _score(student: str, nb: dict, missing: list[str], run: Run, limits: Limits)
     cells = [cell for cell in nb.cells if cell.cell_type == "code"]
     digests = {i: hashlib.sha256(cell.source.encode()).hexdigest() for i, cell in enumerate(cells)}
     if any(digests.get(i) != digest for i, digest in run.digests.items()):
-        checks = [CheckResult(name, points(cell), False, "not graded: the notebook changed on disk")
-                  for name, cell in tagged_cells(nb, "check").items()]
-        return Grade(student, checks, "tampered: the notebook changed on disk during grading; grade it again "
-                                      "with --jobs 1", run.log)
+        return _ungraded(nb, student, "tampered: the notebook changed on disk during grading; grade it again "
+                                      "with --jobs 1", "the notebook changed on disk", run.log)
     checks = []
     for index, cell in enumerate(cells):
         name = _label(cell, index)
@@ -212,44 +211,50 @@ def _score(student: str, nb: dict, missing: list[str], run: Run, limits: Limits)
     return Grade(student, checks, status, run.log)
 
 
+def _ungraded(nb: dict, student: str, status: str, why: str, log: str = "") -> Grade:
+    """A grade of 0 on every check of ``nb``, each marked "not graded: ``why``"."""
+    checks = [CheckResult(name, points(cell), False, f"not graded: {why}")
+              for name, cell in tagged_cells(nb, "check").items()]
+    return Grade(student, checks, status, log)
+
+
 def _grade_one(solution: dict, student: str, path: Path, limits: Limits, janitor: Janitor) -> Grade:
     submission, problem = _read_submission(path)
     if submission is None:
-        checks = [CheckResult(name, points(cell), False, f"not graded: the file is {problem}")
-                  for name, cell in tagged_cells(solution, "check").items()]
-        return Grade(student, checks, f"invalid notebook: {problem}")
+        return _ungraded(solution, student, f"invalid notebook: {problem}", f"the file is {problem}")
     nb, missing = grading_notebook(solution, submission)
     return _score(student, nb, missing, run_notebook(dumps(nb), limits, janitor), limits)
 
 
-def _crashed(solution: dict, student: str, exc: Exception) -> Grade:
-    checks = [CheckResult(name, points(cell), False, "not graded: the grader failed on this submission")
-              for name, cell in tagged_cells(solution, "check").items()]
-    return Grade(student, checks, f"crashed: grader error ({type(exc).__name__}: {exc})")
+def _cores() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def grade_notebooks(solution_path: Path, submissions: Mapping[str, Path], jobs: int | None = None,
-                    limits: Limits = Limits(), progress: bool = True) -> list[Grade]:
+                    limits: Limits = DEFAULT_LIMITS, progress: bool = True) -> list[Grade]:
     """Grade ``{student: notebook path}`` against ``solution_path``, ``jobs`` at a time; sorted by student."""
     solution = read(solution_path)
-    jobs = jobs or len(os.sched_getaffinity(0))
+    jobs = jobs or _cores()
     grades = []
     with Janitor() as janitor, ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(_grade_one, solution, student, path, limits, janitor): student
                    for student, path in submissions.items()}
-        bar = tqdm(total=len(futures), desc=f"grading {solution_path.stem}", unit="notebook", disable=not progress)
+        bar = tqdm(total=len(futures), desc=f"grading {solution_path.stem}", unit="notebook",
+                   disable=not progress)
         for future in as_completed(futures):
             try:
                 grades.append(future.result())
             except Exception as exc:  # a bug of ours on one odd submission must not stop the others
-                grades.append(_crashed(solution, futures[future], exc))
+                status = f"crashed: grader error ({type(exc).__name__}: {exc})"
+                grades.append(_ungraded(solution, futures[future], status, "the grader failed here"))
             bar.update()
         bar.close()
     return sorted(grades, key=lambda grade: grade.student)
 
 
-def grade_folder(solution_path: Path, folder: Path, jobs: int | None = None, limits: Limits = Limits(),
-                 progress: bool = True) -> list[Grade]:
+def grade_folder(solution_path: Path, folder: Path, jobs: int | None = None,
+                 limits: Limits = DEFAULT_LIMITS, progress: bool = True) -> list[Grade]:
     """Grade every ``STUDENT.ipynb`` in ``folder`` (the file name, without .ipynb, names the student)."""
     if not folder.is_dir():
         raise GradingError(f"{folder} is not a folder of submitted notebooks.")
@@ -302,14 +307,14 @@ def write_reports(grades: list[Grade], out: Path) -> Path:
     return gradebook
 
 
-def benchmark(solution_path: Path, n: int, jobs: int | None = None, limits: Limits = Limits()) -> float:
+def benchmark(solution_path: Path, n: int, jobs: int | None = None, limits: Limits = DEFAULT_LIMITS) -> float:
     """Grade ``n`` synthetic submissions (the solution, the blank, each wrong answer, in turn).
 
     Prints and returns the throughput in submissions per minute.
     """
     solution = read(solution_path)
     variants = [solution, make_exercise(solution), *(nb for _, nb in wrong_answers(solution))]
-    jobs = jobs or len(os.sched_getaffinity(0))
+    jobs = jobs or _cores()
     with tempfile.TemporaryDirectory(prefix="nnkit-bench-") as folder:
         paths = {}
         for i in range(n):
@@ -320,5 +325,5 @@ def benchmark(solution_path: Path, n: int, jobs: int | None = None, limits: Limi
         seconds = time.perf_counter() - start
     rate = 60 * n / seconds
     print(f"graded {n} submissions of {solution_path.stem} in {seconds:.1f} s with {jobs} parallel job(s) "
-          f"on {os.cpu_count()} CPU(s): {rate:.1f} submissions per minute")
+          f"on {_cores()} CPU(s): {rate:.1f} submissions per minute")
     return rate

@@ -14,12 +14,12 @@ notebook file and the kernel's connection file from disk.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
 import os
 import signal
-
 import sys
 
 import pytest
@@ -30,7 +30,7 @@ import pytest
 sys.modules.setdefault("rfc3987_syntax", None)
 
 _PR_SET_DUMPABLE = 4
-MESSAGE_LIMIT = 4000
+_MESSAGE_LIMIT = 4000
 _TIMED_OUT_BEFORE = pytest.StashKey[bool]()  # nbval's timed_out flag as a cell's setup found it
 
 
@@ -46,11 +46,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     with os.fdopen(token_fd, "rb") as pipe:
         token = pipe.read().decode()
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: no /proc to read us through
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: /proc cannot be used against us anyway
-        pass
-    config.pluginmanager.register(_Reporter(token, os.fdopen(report_fd, "w", buffering=1)), "course-reporter")
+    reporter = _Reporter(token, os.fdopen(report_fd, "w", buffering=1))
+    config.pluginmanager.register(reporter, "course-reporter")
 
 
 def _exit_status(process) -> str | None:
@@ -71,9 +70,9 @@ def _error(item: pytest.Item, call: pytest.CallInfo) -> tuple[str, str]:
     kernel gave none (a timeout, a dead kernel)."""
     for output in getattr(item, "test_outputs", None) or []:
         if output.get("output_type") == "error":
-            return str(output.get("ename", "")), str(output.get("evalue", ""))[:MESSAGE_LIMIT]
+            return str(output.get("ename", "")), str(output.get("evalue", ""))[:_MESSAGE_LIMIT]
     exc = call.excinfo.value
-    return "", str(exc.args[0] if exc.args else exc)[:MESSAGE_LIMIT]
+    return "", str(exc.args[0] if exc.args else exc)[:_MESSAGE_LIMIT]
 
 
 class _Reporter:
@@ -116,21 +115,16 @@ class _Reporter:
         if self.kernel_process is not None or kernel is None or not hasattr(kernel, "km"):
             return
         self.kernel_process = getattr(kernel.km.provisioner, "process", None)
-        try:
+        with contextlib.suppress(OSError):
             os.remove(kernel.km.connection_file)
-        except OSError:
-            pass
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._send({"done": True})
         self.pipe.close()
 
     def _send(self, record: dict) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # the grader has gone: nobody to tell
             self.pipe.write(json.dumps({"token": self.token, **record}) + "\n")
-        except (OSError, ValueError):  # the grader has gone: nobody to tell
-            pass
-
 
 
 if __name__ == "__main__":

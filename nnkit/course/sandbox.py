@@ -40,12 +40,11 @@ from pathlib import Path
 
 import psutil
 
-from . import nbval_report
-
 _PR_SET_CHILD_SUBREAPER = 36
 _REPORT_LIMIT = 4 << 20
 _LOG_LIMIT = 32 << 10
 NOTEBOOK_NAME = "notebook.ipynb"
+_PLUGIN = Path(__file__).with_name("nbval_report.py")  # run as a script: see that module
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,9 @@ class Limits:
     file_mb: int = 256
 
 
+DEFAULT_LIMITS = Limits()
+
+
 @dataclass
 class Run:
     """What came back from one sandboxed run.
@@ -84,12 +86,10 @@ class Run:
     log: str = ""
 
 
-def _set_subreaper(on: bool) -> bool:
-    """Make this process adopt its descendants' orphans (Linux); False where that is unsupported."""
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
+def _set_subreaper(on: bool) -> None:
+    """Make this process adopt its descendants' orphans (Linux only; elsewhere they go to init)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
 
 
 class Janitor:
@@ -186,7 +186,7 @@ def _seed_matplotlib_cache(folder: Path) -> None:
 
 def _command(folder: Path, limits: Limits, token_fd: int, report_fd: int) -> list[str]:
     return [
-        sys.executable, nbval_report.__file__, str(folder / NOTEBOOK_NAME),
+        sys.executable, str(_PLUGIN), str(folder / NOTEBOOK_NAME),
         "-c", os.devnull, "--rootdir", str(folder), "--noconftest", "-q", "-p", "no:cacheprovider",
         "-p", "nbval.plugin",
         "--course-token-fd", str(token_fd), "--course-report-fd", str(report_fd),
@@ -194,7 +194,8 @@ def _command(folder: Path, limits: Limits, token_fd: int, report_fd: int) -> lis
     ]
 
 
-def _read(process: subprocess.Popen, report_fd: int, log_fd: int, deadline: float) -> tuple[bytes, bytes, bool]:
+def _read(process: subprocess.Popen, report_fd: int, log_fd: int,
+          deadline: float) -> tuple[bytes, bytes, bool]:
     """Read the report and log pipes until pytest exits (or kill it at ``deadline``).
 
     Returns (report, log tail, killed). Both reads are capped, so a flood of output cannot
@@ -211,7 +212,7 @@ def _read(process: subprocess.Popen, report_fd: int, log_fd: int, deadline: floa
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 killed = True
-            for key, _ in selector.select(timeout=max(0.0, min(left, 0.5))):
+            for key, _ in selector.select(timeout=min(max(left, 0.05), 0.5)):
                 chunk = os.read(key.fd, 1 << 16)
                 if not chunk:
                     selector.unregister(key.fd)
@@ -266,7 +267,8 @@ def run_notebook(notebook: str, limits: Limits, janitor: Janitor) -> Run:
             for fd in (token_read, report_write, log_write):
                 os.close(fd)
         try:
-            report, log, killed = _read(process, report_read, log_read, time.monotonic() + limits.wall_timeout)
+            deadline = time.monotonic() + limits.wall_timeout
+            report, log, killed = _read(process, report_read, log_read, deadline)
             process.wait()
         finally:
             os.close(report_read)

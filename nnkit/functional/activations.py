@@ -135,7 +135,7 @@ def softsign(x: Array) -> Array:
 @activation(derivative=lambda x, y: _indicator(x > 0, x))
 def relu(x: Array) -> Array:
     """max(0, x): cheap, no vanishing gradient for x > 0, but a unit stuck at x < 0 is dead."""
-    return backend.namespace(x).where(x > 0, x, 0.0)
+    return backend.namespace(x).maximum(x, 0.0)
 
 
 @activation(derivative=lambda x, y, alpha=0.01: alpha + (1 - alpha) * _indicator(x > 0, x))

@@ -22,7 +22,11 @@ def linear_forward(x: Array, W: Array, b: Array | None) -> tuple[Array, tuple]:
     b:   (K,) biases, or None for no bias.
     out: (N, K), or (..., K). The cache is (x, W, has_bias).
     """
-    out = x @ W
+    if x.ndim == 2:
+        out = x @ W
+    else:  # (..., D): one big matrix product beats many small batched ones
+        xp = backend.namespace(x)
+        out = xp.reshape(xp.reshape(x, (-1, W.shape[0])) @ W, (*x.shape[:-1], W.shape[1]))
     if b is not None:
         out = out + b
     return out, (x, W, b is not None)
@@ -37,8 +41,8 @@ def linear_backward(dout: Array, cache: tuple) -> tuple[Array, Array, Array | No
     """
     x, W, has_bias = cache
     xp = backend.namespace(dout)
-    dx = dout @ W.T
     x2, dout2 = xp.reshape(x, (-1, W.shape[0])), xp.reshape(dout, (-1, W.shape[1]))
+    dx = xp.reshape(dout2 @ W.T, x.shape)
     dW = x2.T @ dout2
     db = xp.sum(dout2, axis=0) if has_bias else None
     return dx, dW, db

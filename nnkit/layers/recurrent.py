@@ -120,8 +120,9 @@ class Embedding(Module):
                             "Wrap it with nnkit.asarray(...).")
         xp = backend.namespace(idx)
         if not xp.isdtype(idx.dtype, "integral"):
-            raise TypeError(f"{name} expects integer token indices, got dtype "
-                            f"{backend.dtype_name(idx.dtype)}. Convert with nnkit.asarray(idx, dtype='int64').")
+            kind = backend.dtype_name(idx.dtype)
+            raise TypeError(f"{name} expects integer token indices, got dtype {kind}. "
+                            "Convert with nnkit.asarray(idx, dtype='int64').")
         if idx.size and (int(xp.min(idx)) < 0 or int(xp.max(idx)) >= self.num_embeddings):
             raise ValueError(f"{name} got indices from {int(xp.min(idx))} to {int(xp.max(idx))}; they must "
                              f"lie in 0 .. {self.num_embeddings - 1}. Is num_embeddings the vocabulary size?")
