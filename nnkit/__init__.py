@@ -3,8 +3,10 @@
 Arrays run on NumPy (CPU) or CuPy (GPU); see :mod:`nnkit.backend`.
 """
 
-from . import data, functional, init, layers, losses, optim, train, viz
-from . import scalar  # the scalar autograd of chapter 5
+import importlib
+from typing import Any
+
+from . import data, functional, init, layers, losses, optim, scalar, train
 from .backend import (
     BackendError,
     asarray,
@@ -23,3 +25,12 @@ from .notebook import setup_notebook
 from .train import History, accuracy, confusion_matrix, evaluate, fit, predict
 
 __version__ = "0.1.0"
+
+_LAZY = ("viz", "widgets", "course", "book")  # these import matplotlib/ipywidgets/nbconvert
+
+
+def __getattr__(name: str) -> Any:
+    """Load the plotting, widget and course modules on first use: ``import nnkit`` stays fast."""
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'nnkit' has no attribute {name!r}")

@@ -250,7 +250,7 @@ def asarray(obj: Any, dtype: str | None = None) -> Any:
             dtype = "bool"
         else:
             raise TypeError(f"Cannot put an array of dtype {host.dtype} on the {backend.name} backend.")
-    host = np.ascontiguousarray(host, dtype=dtype)
+    host = np.asarray(host, dtype=dtype, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
     if backend.name == "numpy":
         return host
     target = getattr(backend.xp, dtype)

@@ -28,7 +28,12 @@ STYLE = """<style>
             border-bottom: 1px solid #ccc; background: #f7f7f7; }
 .book-nav a { text-decoration: none; }
 .book-widget-note { border-left: 4px solid #0072b2; padding: .3em .8em; background: #eef5fb; }
-</style>"""
+</style>
+<script type="text/x-mathjax-config">
+  // The bundled MathJax has only the STIX-Web fonts: use them instead of looking for TeX fonts.
+  MathJax.Hub.Config({"HTML-CSS": {availableFonts: ["STIX-Web"], preferredFont: "STIX-Web",
+                                   webFont: "STIX-Web", imageFont: null}});
+</script>"""
 
 
 def _title(nb: nbformat.NotebookNode, fallback: str) -> str:

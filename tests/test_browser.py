@@ -234,7 +234,7 @@ def test_the_book_renders_maths_offline(book, browser):
     heaviest = max(chapter_pages, key=lambda p: p.read_text(encoding="utf-8").count("$"))
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     outside = []
-    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:")) else None)
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:", "about:")) else None)
     try:
         page.goto(f"{url}/{heaviest.relative_to(out).as_posix()}")
         page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
