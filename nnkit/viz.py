@@ -384,12 +384,13 @@ def _activation(name: str) -> Any:
     from .functional import ACTIVATIONS
 
     if name not in ACTIVATIONS:
-        raise KeyError(f"no activation called {name!r}; nnkit.functional.ACTIVATIONS has {sorted(ACTIVATIONS)}.")
+        raise KeyError(f"no activation called {name!r}; nnkit.functional.ACTIVATIONS has "
+                       f"{sorted(ACTIVATIONS)}.")
     return ACTIVATIONS[name]
 
 
-def plot_activation(name: str, ax: Any = None, lim: float = 4.0, legend: bool = True, title: str | None = None,
-                    **params: float) -> Any:
+def plot_activation(name: str, ax: Any = None, lim: float = 4.0, legend: bool = True,
+                    title: str | None = None, **params: float) -> Any:
     """Draw an activation f (solid) and its derivative f' (dashed) on [-lim, lim]; returns the Axes.
 
     name:   a key of ``nnkit.functional.ACTIVATIONS`` ("relu", "tanh", ...).
@@ -417,7 +418,8 @@ def plot_activation(name: str, ax: Any = None, lim: float = 4.0, legend: bool = 
 
 def plot_activation_grid(names: list[str] | None = None, ncols: int = 4, lim: float = 4.0,
                          params: dict[str, dict[str, float]] | None = None,
-                         title: str = "Activation functions f (solid) and their derivatives f' (dashed)") -> Any:
+                         title: str = "Activation functions f (solid) and their derivatives f' (dashed)",
+                         ) -> Any:
     """One panel per activation, each with f and f' (see :func:`plot_activation`); returns the Figure.
 
     names:  keys of ``nnkit.functional.ACTIVATIONS`` (default: all, in registry order).
@@ -484,8 +486,8 @@ def loss_landscape(model: Any, loss_fn: Any, X: Any, y: Any, span: float = 1.0, 
                    seed: int = 0) -> tuple[Any, Any, Any]:
     """The loss on a 2-D slice of weight space through the model's current (trained) weights θ*.
 
-    Evaluates J(θ* + α δ + β η) on a steps × steps grid of α, β in [−span, span], where δ and
-    η are two :func:`random_direction` s (seeds ``seed`` and ``seed + 1``). Each point costs one
+    Evaluates J(θ* + α δ + β ν) on a steps × steps grid of α, β in [−span, span], where δ and
+    ν are two :func:`random_direction` s (seeds ``seed`` and ``seed + 1``). Each point costs one
     forward pass over (X, y) in eval mode. The model's weights are restored afterwards.
     X: (N, ...) inputs, y: (N,) labels or targets (host or backend arrays).
     Returns host arrays alphas (steps,), betas (steps,) and Z (steps, steps) with Z[i, j] the
@@ -499,14 +501,14 @@ def loss_landscape(model: Any, loss_fn: Any, X: Any, y: Any, span: float = 1.0, 
     trained = [p.data for p in params]
     dtype = backend.dtype_name(trained[0].dtype)
     deltas = [backend.asarray(d, dtype=dtype) for d in random_direction(model, seed)]
-    etas = [backend.asarray(d, dtype=dtype) for d in random_direction(model, seed + 1)]
+    nus = [backend.asarray(d, dtype=dtype) for d in random_direction(model, seed + 1)]
     alphas = hx.linspace(-span, span, steps)
     Z = hx.zeros((steps, steps))
     try:
         for i, beta in enumerate(alphas):
             for j, alpha in enumerate(alphas):
-                for p, w, d, e in zip(params, trained, deltas, etas, strict=True):
-                    p.data = w + float(alpha) * d + float(beta) * e
+                for p, w, d, n in zip(params, trained, deltas, nus, strict=True):
+                    p.data = w + float(alpha) * d + float(beta) * n
                 Z[i, j] = evaluate(model, loss_fn, X, y)[0]
     finally:
         for p, w in zip(params, trained, strict=True):
@@ -532,7 +534,7 @@ def plot_loss_landscape(alphas: Any, betas: Any, Z: Any, ax: Any = None,
     ax.figure.colorbar(filled, ax=ax, label="loss (log scale)", format="%.2g")
     ax.plot(0, 0, marker="*", color="white", markeredgecolor="k", markersize=14, linestyle="none",
             label="trained weights θ*")
-    ax.set(title=title, xlabel="α (along the random direction δ)", ylabel="β (along the random direction η)",
+    ax.set(title=title, xlabel="α (along the random direction δ)", ylabel="β (along the random direction ν)",
            aspect="equal")
     ax.legend(loc="upper right", fontsize="small", framealpha=0.8)
     ax.grid(False)
@@ -556,7 +558,7 @@ def plot_grouped_errorbars(values: dict[str, dict[str, list[float]]], ax: Any = 
     log:     a logarithmic vertical axis (for times).
     percent: label the vertical axis in per cent (values are fractions in [0, 1]).
     """
-    from matplotlib.ticker import PercentFormatter
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
 
     hx = backend.host_xp()
     groups = list(values)
@@ -581,7 +583,272 @@ def plot_grouped_errorbars(values: dict[str, dict[str, list[float]]], ax: Any = 
     ax.set(xlim=(-0.5, len(groups) - 0.5), ylabel=ylabel, title=title)
     if log:
         ax.set_yscale("log")
+
+        def minor(v: float, _: Any) -> str:      # label 0.2, 0.3, 0.5 between the powers of ten
+            leading = round(v / 10 ** math.floor(math.log10(v))) if v > 0 else 0
+            return f"{v:g}" if leading in (2, 3, 5) else ""
+
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))   # 0.1, not 10⁻¹
+        ax.yaxis.set_minor_formatter(FuncFormatter(minor))
     if percent:
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
     ax.legend(fontsize="small", framealpha=0.9)
+    return ax
+
+
+# ----------------------------------------------------------------------------- chapter 8: convolution
+
+__all__ += ["FILTER_CMAP", "draw_kernel", "plot_filters", "plot_feature_maps", "plot_top_k"]
+
+# Weights and signed responses: purple negative, white zero, orange positive (readable with the
+# common colour-vision deficiencies, unlike red-green maps).
+FILTER_CMAP = "PuOr_r"
+
+
+def _symmetric_limit(a: Any) -> float:
+    """The largest |value| of a host array, or 1 for an all-zero one (a colour scale centred on 0)."""
+    hx = backend.host_xp()
+    return float(hx.max(hx.abs(a))) or 1.0
+
+
+def draw_kernel(ax: Any, kernel: Any, annotate: bool = True) -> Any:
+    """One 2-D kernel (kh, kw) as coloured cells, purple negative to orange positive, centred on 0.
+
+    The colour scale runs to the kernel's largest |weight|; ``annotate`` writes each weight in
+    its cell (white on the darkest cells). Returns ax.
+    """
+    w = backend.to_numpy(backend.asarray(kernel))
+    limit = _symmetric_limit(w)
+    ax.imshow(w, cmap=FILTER_CMAP, vmin=-limit, vmax=limit)
+    if annotate:
+        for i in range(w.shape[0]):
+            for j in range(w.shape[1]):
+                value = float(w[i, j])
+                ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=7,
+                        color="white" if abs(value) > 0.6 * limit else "black")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def plot_filters(W: Any, title: str = "Filters", max_filters: int = 16, annotate: bool = False) -> Any:
+    """The filters of a convolution as small images, one column per filter; returns the Figure.
+
+    W: (F, C, kh, kw) (a Conv2D's ``W.data``) or (F, kh, kw). Column f shows filter W[f], one row
+    per input channel (at most 8 rows and ``max_filters`` columns). Colours run from purple
+    (negative) through white (0) to orange (positive), scaled per filter so that every filter's
+    pattern shows. ``annotate`` writes each weight in its cell (for small hand-set filters).
+    """
+    W = backend.to_numpy(W)
+    if W.ndim == 3:
+        W = W[:, None]
+    F, C = min(W.shape[0], max_filters), min(W.shape[1], 8)
+    fig, axes = plt.subplots(C, F, figsize=(max(1.05 * F, 2.6), 1.05 * C + 0.75), squeeze=False,
+                             layout="constrained")
+    for f in range(F):
+        for c in range(C):
+            ax = draw_kernel(axes[c, f], W[f, c], annotate=annotate)
+            ax.images[0].set_clim(-_symmetric_limit(W[f]), _symmetric_limit(W[f]))   # one scale per filter
+            if c == 0:
+                ax.set_title(f"filter {f}", fontsize="small")
+            if f == 0 and C > 1:
+                ax.set_ylabel(f"channel {c}", fontsize="small")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_feature_maps(maps: Any, title: str = "Feature maps", ncols: int = 8, cmap: str = "viridis",
+                      labels: list[str] | None = None, image: Any = None) -> Any:
+    """The channels of one feature volume side by side, on one shared colour scale; returns the Figure.
+
+    maps:  (C, H, W), or (1, C, H, W) for a batch of one (a layer's output for one image).
+    image: optionally the input image, (H', W') or with leading axes of size 1, drawn in grey in
+           the first panel (it does not count towards ``ncols``).
+    One panel per channel, titled ``labels[c]`` or "map c"; a colour bar on the right gives the scale.
+    """
+    maps = backend.to_numpy(maps)
+    if maps.ndim == 4:
+        maps = maps[0]
+    hx = backend.host_xp()
+    C = maps.shape[0]
+    ncols = min(ncols, C)
+    nrows = math.ceil(C / ncols)
+    extra = image is not None
+    low, high = float(hx.min(maps)), float(hx.max(maps))
+    fig, axes = plt.subplots(nrows, ncols + extra, figsize=(1.3 * (ncols + extra) + 0.8, 1.35 * nrows + 0.6),
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if extra:
+        picture = backend.to_numpy(image)
+        axes[0, 0].imshow(picture.reshape(picture.shape[-2:]), cmap="gray_r")
+        axes[0, 0].set_title("input", fontsize="small")
+        for ax in axes[1:, 0]:
+            ax.axis("off")
+    panels = axes[:, extra:].flat
+    for c, ax in enumerate(panels):
+        if c >= C:
+            ax.axis("off")
+            continue
+        shown = ax.imshow(maps[c], cmap=cmap, vmin=low, vmax=high if high > low else low + 1)
+        ax.set_title(labels[c] if labels else f"map {c}", fontsize="small")
+    fig.colorbar(shown, ax=axes[:, extra:], shrink=0.85, label="activation")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_top_k(images: Any, probabilities: Any, labels: Any = None, k: int = 3, ncols: int = 4,
+               class_names: list[str] | None = None, title: str = "Top predictions") -> Any:
+    """Each image beside a bar chart of its k most likely classes; returns the Figure.
+
+    images:        (N, C, H, W), (N, H, W) or (N, H·W) with square images (grey; the first channel).
+    probabilities: (N, K) class probabilities (softmax of the network's scores), rows summing to 1.
+    labels:        optional (N,) true classes: the true class's bar is blue, the others grey, and
+                   an image whose top guess is wrong gets a vermillion title with ✗.
+    """
+    hx = backend.host_xp()
+    P = backend.to_numpy(probabilities)
+    images = backend.to_numpy(images)
+    n = images.shape[0]
+    if images.ndim == 4:
+        images = images[:, 0]
+    elif images.ndim == 2:
+        side = math.isqrt(images.shape[1])
+        images = images.reshape(n, side, side)
+    labels = None if labels is None else backend.to_numpy(labels)
+    names = class_names or [str(j) for j in range(P.shape[1])]
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig = plt.figure(figsize=(2.9 * ncols, 1.45 * nrows + 0.5), layout="constrained")
+    grid = fig.add_gridspec(nrows, 2 * ncols, width_ratios=[1, 1.5] * ncols)
+    for i in range(n):
+        row, col = divmod(i, ncols)
+        ax_img, ax_bar = fig.add_subplot(grid[row, 2 * col]), fig.add_subplot(grid[row, 2 * col + 1])
+        ax_img.imshow(images[i], cmap="gray_r")
+        ax_img.axis("off")
+        top = [int(j) for j in hx.argsort(-P[i], stable=True)[:k]]
+        truth = None if labels is None else int(labels[i])
+        colours = [PALETTE[0] if j == truth else "0.65" for j in top]
+        ax_bar.barh(range(k), [float(P[i, j]) for j in top], color=colours)
+        for rank, j in enumerate(top):
+            ax_bar.text(min(float(P[i, j]), 0.78) + 0.02, rank, f"{float(P[i, j]):.2f}", va="center",
+                        fontsize=7)
+        ax_bar.set_yticks(range(k), [names[j] for j in top])
+        ax_bar.set(xlim=(0, 1), ylim=(k - 0.5, -0.5))
+        ax_bar.tick_params(axis="x", labelsize=7)
+        ax_bar.tick_params(axis="y", labelsize=9)
+        if truth is not None:
+            wrong = top[0] != truth
+            ax_img.set_title(f"label {names[truth]}" + (" ✗" if wrong else ""), fontsize="small",
+                             color=PALETTE[5] if wrong else "black")
+        if row == nrows - 1:
+            ax_bar.set_xlabel("probability", fontsize="small")
+    fig.suptitle(title)
+    return fig
+
+
+# ----------------------------------------------------------------------------- chapter 9: recurrent networks
+
+__all__ += ["SEQUENCE_SHAPES", "draw_sequence_shapes", "draw_unrolled_rnn"]
+
+# The five ways a network can map sequences (chapter 9): (title, steps, input steps, output steps, task).
+SEQUENCE_SHAPES = (
+    ("one to one", 1, (0,), (0,), "image → class\n(the digits, chapter 4)"),
+    ("one to many", 4, (0,), (0, 1, 2, 3), "image → caption\n(“a man riding a horse”)"),
+    ("many to one", 4, (0, 1, 2, 3), (3,), "sequence → one label\n(review → sentiment)"),
+    ("many to many\n(encoder-decoder)", 6, (0, 1, 2), (3, 4, 5), "sequence → another sequence\n"
+     "(English → French)"),
+    ("many to many\n(aligned)", 4, (0, 1, 2, 3), (0, 1, 2, 3), "one label per step\n(next character)"),
+)
+
+# Inputs, hidden states and outputs keep these colours in every chapter 9 diagram.
+_SEQ_COLOURS = {"input": PALETTE[4], "hidden": PALETTE[2], "output": PALETTE[1]}
+_START_COLOUR = "#FFFFFF"  # the initial state h_0
+
+
+def _seq_box(ax: Any, x: float, y: float, kind: str, label: str = "", size: float = 0.56) -> None:
+    """One square node of a sequence diagram, centred at (x, y), coloured by ``kind``."""
+    from matplotlib.patches import FancyBboxPatch
+
+    colour = _SEQ_COLOURS.get(kind, _START_COLOUR)
+    ax.add_patch(FancyBboxPatch((x - size / 2, y - size / 2), size, size, boxstyle="round,pad=0.02",
+                                facecolor=colour, edgecolor="k", linewidth=0.8))
+    if label:
+        ax.text(x, y, label, ha="center", va="center", fontsize=10)
+
+
+def _seq_arrow(ax: Any, start: tuple[float, float], end: tuple[float, float], label: str = "",
+               offset: tuple[float, float] = (0.0, 0.0), **style: Any) -> None:
+    """An arrow between two nodes (shortened to the box edges), with an optional label beside it."""
+    ax.annotate("", xy=end, xytext=start,
+                arrowprops={"arrowstyle": "-|>", "color": "0.2", "lw": 1.0, "shrinkA": 13, "shrinkB": 13,
+                            **style})
+    if label:
+        ax.text((start[0] + end[0]) / 2 + offset[0], (start[1] + end[1]) / 2 + offset[1], label,
+                ha="center", va="center", fontsize=9, color="0.25")
+
+
+def draw_sequence_shapes(axes: Any = None, shapes: tuple = SEQUENCE_SHAPES) -> Any:
+    """Draw the sequence shapes side by side: inputs (blue, bottom), hidden states (green), outputs (orange).
+
+    axes:   a sequence of len(shapes) Axes, or None for a new (15 × 3.6) figure.
+    shapes: (title, steps, input steps, output steps, example task) per panel, as in
+            :data:`SEQUENCE_SHAPES`. Time runs to the right; the arrows between hidden states
+            are the recurrence (the same weights at every step). Returns the Axes.
+    """
+    if axes is None:
+        widths = [max(steps, 2.6) for _, steps, *_ in shapes]
+        _, axes = plt.subplots(1, len(shapes), figsize=(15.0, 3.6), width_ratios=widths)
+        plt.subplots_adjust(left=0.01, right=0.99, top=0.88, bottom=0.1, wspace=0.08)
+    for ax, (title, steps, inputs, outputs, task) in zip(axes, shapes, strict=True):
+        for t in range(steps):
+            _seq_box(ax, t, 1.0, "hidden")
+            if t in inputs:
+                _seq_box(ax, t, 0.0, "input")
+                _seq_arrow(ax, (t, 0.0), (t, 1.0))
+            if t in outputs:
+                _seq_box(ax, t, 2.0, "output")
+                _seq_arrow(ax, (t, 1.0), (t, 2.0))
+            if t > 0:
+                _seq_arrow(ax, (t - 1, 1.0), (t, 1.0))
+        ax.set_title(title, fontsize=11)
+        ax.text((steps - 1) / 2, -0.75, task, ha="center", va="top", fontsize=9)
+        middle, half = (steps - 1) / 2, max(steps, 2.6) / 2
+        ax.set(xlim=(middle - half, middle + half), ylim=(-1.5, 2.45), aspect="equal")
+        ax.axis("off")
+    from matplotlib.patches import Patch
+
+    axes[0].figure.legend(handles=[Patch(facecolor=c, edgecolor="k", label=f"{kind}")
+                                   for kind, c in _SEQ_COLOURS.items()],
+                          loc="lower center", ncols=3, fontsize=9, frameon=False)
+    return axes
+
+
+def draw_unrolled_rnn(ax: Any = None, steps: int = 4) -> Any:
+    """The vanilla RNN folded (a cell with a loop) and unrolled over ``steps`` steps; returns ax.
+
+    Each step reads x_t through Wx and the previous state h_{t−1} through Wh, and outputs h_t:
+    unrolled, the RNN is a deep feed-forward network with the same weights in every layer.
+    """
+    ax = _axes(ax, (11.0, 3.0))
+    _seq_box(ax, 0, 0.0, "input", "$x_t$")
+    _seq_box(ax, 0, 1.2, "hidden", "$h_t$")
+    _seq_arrow(ax, (0, 0.0), (0, 1.2), "$W_x$", offset=(0.28, 0.0))
+    ax.annotate("", xy=(0.28, 1.36), xytext=(0.28, 1.04), arrowprops={
+        "arrowstyle": "-|>", "color": "0.2", "lw": 1.0, "connectionstyle": "arc3,rad=1.6"})
+    ax.text(0.8, 1.2, "$W_h$", ha="center", va="center", fontsize=9, color="0.25")
+    ax.text(1.6, 0.6, "=", ha="center", va="center", fontsize=22)
+    left = 4.0
+    _seq_box(ax, left - 1.3, 1.2, "start", "$h_0$")
+    for t in range(steps):
+        x = left + 1.3 * t
+        _seq_box(ax, x, 0.0, "input", f"$x_{t + 1}$")
+        _seq_box(ax, x, 1.2, "hidden", f"$h_{t + 1}$")
+        _seq_arrow(ax, (x, 0.0), (x, 1.2), "$W_x$", offset=(0.28, 0.0))
+        _seq_arrow(ax, (x - 1.3, 1.2), (x, 1.2), "$W_h$", offset=(0.0, 0.22))
+    ax.set(xlim=(-0.6, left + 1.3 * steps - 0.5), ylim=(-0.55, 1.85), aspect="equal")
+    ax.set_title("A vanilla RNN, folded (left) and unrolled in time (right): the same $W_x$, $W_h$, $b$ "
+                 "at every step", fontsize=10)
+    ax.axis("off")
     return ax

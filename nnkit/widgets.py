@@ -32,9 +32,20 @@ Widgets by chapter
    curve and decision regions.
 5. :func:`vanishing_gradients` (static twin :func:`draw_gradient_norms`): gradient norm
    per layer of deep sigmoid, tanh and ReLU nets under sliders for depth and weight gain.
+6. :func:`activation_explorer` (static twin :func:`draw_activation_net`): an activation menu
+   and a learning-rate slider; each change trains a small MLP with that activation and redraws
+   f, f' and its decision regions.
 7. :func:`optimizer_explorer` (static twin :func:`draw_optimizer_path`): an optimiser, its
    learning rate and a 2-D loss surface (ravine, curved valley, double well) to choose; each
    change reruns the real nnkit optimiser and redraws its path and its loss per step.
+8. :func:`conv_window_explorer` (static twin :func:`draw_conv_window`): input size, kernel,
+   stride, padding and the window's position; shows the sliding window, the output grid and
+   the output-size arithmetic. :func:`filter_explorer` (static twin
+   :func:`draw_filter_response`): a hand-set filter applied to a chosen image.
+9. :func:`rnn_gradient_explorer` (static twin :func:`draw_rnn_gradient_norms`): the gradient
+   reaching each input of a vanilla RNN under sliders for the recurrent weight scale, the input
+   size and the length. :func:`char_temperature` (static twin :func:`draw_char_temperature`): a
+   temperature slider over a trained character model's next-character distribution and a sample.
 """
 
 from __future__ import annotations
@@ -49,7 +60,7 @@ import matplotlib.pyplot as plt
 from matplotlib.colors import LinearSegmentedColormap
 
 from . import backend
-from .viz import MARKERS, PALETTE
+from .viz import MARKERS, PALETTE, draw_kernel
 
 __all__ = ["slider_figure", "float_slider", "draw_neuron_boundary", "neuron_boundary",
            "draw_softmax_temperature", "softmax_temperature"]
@@ -493,7 +504,8 @@ def activation_explorer(X: Any, y: Any, activation: str = "relu", lr: float = 0.
 
     _host_points(X, y)  # fail early, in the cell that builds the widget
     controls = {
-        "activation": ipywidgets.Dropdown(options=[(label, key) for key, (label, _) in ACTIVATION_LABELS.items()],
+        "activation": ipywidgets.Dropdown(options=[(label, key) for key, (label, _) in
+                                                   ACTIVATION_LABELS.items()],
                                           value=activation, description="activation",
                                           style={"description_width": "initial"},
                                           layout=ipywidgets.Layout(width="280px")),
@@ -685,14 +697,14 @@ def draw_optimizer_path(ax: Any, surface: str | LossSurface, optimizer: str, lr:
         draw_loss_surface(ax, s)
     colour, marker = OPTIMIZER_STYLES.get(optimizer, ("0.3", "o"))
     ax.plot(path[:, 0], path[:, 1], color=colour, marker=marker, markersize=3, linewidth=1.3,
-            label=label or f"{optimizer}, η = {lr:g}")
+            label=label or f"{optimizer}, η = {lr:.3g}")
     ax.plot(path[0, 0], path[0, 1], marker="o", color=colour, markersize=9, markerfacecolor="white",
             markeredgewidth=2, linestyle="none")
     ax.set(xlim=s.xlim, ylim=s.ylim)
     blown_up = len(path) - 1 < (s.steps if steps is None else steps)
     final_loss = float(losses[-1])
     final = "blew up" if blown_up or not math.isfinite(final_loss) else f"final J = {final_loss:.3g}"
-    ax.set_title(title or f"{optimizer}, η = {lr:g}: {len(path) - 1} steps, {final}", fontsize=10)
+    ax.set_title(title or f"{optimizer}, η = {lr:.3g}: {len(path) - 1} steps, {final}", fontsize=10)
     return path, losses
 
 
@@ -740,3 +752,447 @@ def optimizer_explorer(surface: str = "ravine", optimizer: str = "momentum", lr:
         ax_loss.title.set_fontsize(10)
 
     return slider_figure(draw, controls, figsize=(10.5, 4.2))
+
+
+# ----------------------------------------------------------------------------- chapter 8
+
+__all__ += ["draw_conv_window", "conv_window_explorer", "HAND_SET_FILTERS", "filter_response",
+            "draw_filter_response", "filter_explorer"]
+
+
+def _grid(ax: Any, left: float, top: float, rows: int, columns: int, colour: Any = "white") -> None:
+    """Draw a rows × columns grid of unit squares whose top-left corner is (left, top)."""
+    from matplotlib.patches import Rectangle
+
+    for r in range(rows):
+        for c in range(columns):
+            fill = colour(r, c) if callable(colour) else colour
+            ax.add_patch(Rectangle((left + c, top + r), 1, 1, facecolor=fill, edgecolor="0.45",
+                                   linewidth=0.6))
+
+
+def draw_conv_window(ax: Any, size: int = 7, kernel: int = 3, stride: int = 1, padding: int = 0,
+                     position: int = 0, title: str | None = None, explain: int = 70) -> Any:
+    """One kernel position on a square input (left) and the output cell it fills (right); returns ax.
+
+    size, kernel, stride, padding: the geometry along each axis (square input and kernel).
+    position: which output cell, counted row by row (wraps around).
+    Grey cells are the zero padding, the blue frame is the window, the blue cell the output it
+    produces. When the stride does not tile the padded input, the pixels no window reaches are
+    hatched in vermillion: nnkit refuses such a layer, PyTorch silently drops them (the ⌊ ⌋).
+    The text under the grids is :func:`nnkit.functional.explain_output_size`, wrapped at
+    ``explain`` characters (0 leaves it out).
+    """
+    import textwrap
+
+    from matplotlib.patches import Rectangle
+
+    from .functional import explain_output_size
+
+    padded = size + 2 * padding
+    fits = kernel <= padded
+    n_out = (padded - kernel) // stride + 1 if fits else 0
+    reach = (n_out - 1) * stride + kernel if fits else 0          # pixels some window covers
+    p, q = divmod(position % max(n_out * n_out, 1), max(n_out, 1))
+
+    def input_colour(r: int, c: int) -> str:
+        inside = padding <= r < padding + size and padding <= c < padding + size
+        return "white" if inside else "0.82"
+
+    ax.clear()
+    _grid(ax, 0, 0, padded, padded, input_colour)
+    if fits and reach < padded:                                     # rows/columns never reached
+        for r in range(padded):
+            for c in range(padded):
+                if r >= reach or c >= reach:
+                    ax.add_patch(Rectangle((c, r), 1, 1, facecolor="none", edgecolor=PALETTE[5],
+                                           hatch="///", linewidth=0))
+    gap, top = 2.0, (padded - n_out) / 2
+    if fits:
+        ax.add_patch(Rectangle((q * stride, p * stride), kernel, kernel, facecolor=PALETTE[4], alpha=0.35,
+                               edgecolor=PALETTE[0], linewidth=2.5))
+        _grid(ax, padded + gap, top, n_out, n_out,
+              lambda r, c: PALETTE[4] if (r, c) == (p, q) else "white")
+        ax.annotate("", xy=(padded + gap + q + 0.5, top + p + 0.5),
+                    xytext=(q * stride + kernel, p * stride + kernel / 2),
+                    arrowprops={"arrowstyle": "->", "color": PALETTE[0], "linewidth": 1.5})
+        ax.text(padded + gap + n_out / 2, top - 0.4, f"output {n_out}×{n_out}", ha="center", va="bottom")
+    label = f"input {size}×{size}" + (f", padded to {padded}×{padded}" if padding else "")
+    ax.text(padded / 2, -0.4, label, ha="center", va="bottom")
+    exact = (padded - kernel) / stride + 1
+    formula = f"({size} + 2·{padding} − {kernel}) / {stride} + 1 = {exact:g}"
+    if not fits:
+        formula += ": the kernel does not fit"
+    elif reach < padded:
+        missed = padded - reach
+        formula += (f" → ⌊ ⌋ gives {n_out};\n{missed} row{'s' * (missed > 1)} and column{'s' * (missed > 1)} "
+                    f"never reached")
+    ax.set_title(title or f"kernel {kernel}, stride {stride}, padding {padding}:\n{formula}", fontsize=10)
+    if explain:
+        ax.text(0, padded + 0.6, textwrap.fill(explain_output_size(size, kernel, stride, padding), explain),
+                ha="left", va="top", fontsize=8, color="0.25")
+    ax.set(xlim=(-0.5, padded + gap + max(n_out, 1) + 0.5), ylim=(padded + (4.2 if explain else 0.5), -1.6),
+           aspect="equal")
+    ax.axis("off")
+    return ax
+
+
+def conv_window_explorer(size: int = 7, kernel: int = 3, stride: int = 1,
+                         padding: int = 0) -> ipywidgets.VBox:
+    """Sliders for input size, kernel, stride and padding, and one for the window's position (chapter 8).
+
+    The figure is :func:`draw_conv_window`: the padded input with the window, the output grid with
+    the cell it fills, the output-size formula and nnkit's explanation. Try: a 7-pixel input with
+    kernel 3 and stride 2 (3 outputs), then size 8 (a pixel left over: what padding fixes it?);
+    find the padding that keeps a 5 × 5 kernel's output as large as its input ("same" padding).
+    """
+    def int_slider(description: str, value: int, low: int, high: int) -> ipywidgets.IntSlider:
+        return ipywidgets.IntSlider(value=value, min=low, max=high, description=description,
+                                    continuous_update=False, layout=ipywidgets.Layout(width="250px"))
+
+    controls = {"size": int_slider("input size", size, 3, 12), "kernel": int_slider("kernel", kernel, 1, 7),
+                "stride": int_slider("stride", stride, 1, 4), "padding": int_slider("padding", padding, 0, 3),
+                "position": int_slider("window", 0, 0, 1)}
+
+    def update_positions(change: Any = None) -> None:
+        padded = controls["size"].value + 2 * controls["padding"].value
+        n_out = max((padded - controls["kernel"].value) // controls["stride"].value + 1, 1)
+        controls["position"].max = n_out * n_out - 1
+
+    update_positions()
+    for name in ("size", "kernel", "stride", "padding"):
+        controls[name].observe(update_positions, names="value")
+    return slider_figure(draw_conv_window, controls, figsize=(9.0, 6.0))
+
+
+# Hand-set 3 × 3 filters (weights as nested lists; rows are y, pointing down, columns x).
+HAND_SET_FILTERS: dict[str, list[list[float]]] = {
+    "∂/∂x (vertical edges)": [[-1 / 6, 0, 1 / 6]] * 3,
+    "∂/∂y (horizontal edges)": [[-1 / 6] * 3, [0.0] * 3, [1 / 6] * 3],
+    "diagonal edges": [[0, 1 / 4, 1 / 2], [-1 / 4, 0, 1 / 4], [-1 / 2, -1 / 4, 0]],
+    "blur (3×3 mean)": [[1 / 9] * 3] * 3,
+    "sharpen": [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
+    "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
+}
+
+
+def filter_response(image: Any, kernel: Any) -> Any:
+    """The feature map of one grey image under one filter, same size as the image (zero padding).
+
+    image: (H, W); kernel: (kh, kw) with kh, kw odd (a host array, a nested list or a backend array).
+    Returns a host array (H, W), computed with nnkit's ``conv2d_forward`` on the active backend.
+    """
+    from .functional import conv2d_forward
+
+    hx = backend.host_xp()
+    image, kernel = backend.to_numpy(backend.asarray(image)), backend.to_numpy(backend.asarray(kernel))
+    kh, kw = kernel.shape
+    if kh != kw or kh % 2 == 0:
+        raise ValueError(f"filter_response needs a square kernel of odd size, "
+                         f"got shape {tuple(kernel.shape)}.")
+    out, _ = conv2d_forward(backend.asarray(hx.reshape(image, (1, 1, *image.shape))),
+                            backend.asarray(hx.reshape(kernel, (1, 1, kh, kw))), None, padding=kh // 2)
+    return backend.to_numpy(out)[0, 0]
+
+
+def draw_filter_response(ax: Any, image: Any, kernel: Any, relu: bool = False, title: str | None = None,
+                         colorbar: bool = False) -> Any:
+    """The feature map :func:`filter_response` of ``image`` under ``kernel`` (a name of
+    :data:`HAND_SET_FILTERS` or a weight array); returns ax.
+
+    Signed responses use the purple (negative) to orange (positive) map centred on 0; with
+    ``relu`` the negative part is cut off (what a ReLU after the convolution keeps) and shown
+    in viridis from 0.
+    """
+    from .viz import FILTER_CMAP
+
+    hx = backend.host_xp()
+    name = kernel if isinstance(kernel, str) else None
+    response = filter_response(image, HAND_SET_FILTERS[kernel] if name else kernel)
+    if relu:
+        response = hx.maximum(response, 0.0)
+        shown = ax.imshow(response, cmap="viridis", vmin=0)
+    else:
+        limit = float(hx.max(hx.abs(response))) or 1.0
+        shown = ax.imshow(response, cmap=FILTER_CMAP, vmin=-limit, vmax=limit)
+    if colorbar:
+        ax.figure.colorbar(shown, ax=ax, shrink=0.8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title or f"{name or 'filter'}{' + ReLU' if relu else ''}", fontsize=10)
+    return ax
+
+
+def filter_explorer(images: dict[str, Any], kernel: str = "∂/∂x (vertical edges)", image: str | None = None,
+                    relu: bool = False) -> ipywidgets.VBox:
+    """Choose a grey image and a hand-set filter; see the kernel and the feature map (chapter 8).
+
+    images: name -> (H, W) grey image. The filters are :data:`HAND_SET_FILTERS`; the figure shows
+    the input, the kernel's weights and :func:`draw_filter_response`. Try: which filter lights up
+    the left edge of a bright square, and with which sign? What does the ReLU keep of it? Which
+    filter leaves the image unchanged, and which makes it blurrier?
+    """
+    controls = {
+        "image": ipywidgets.Dropdown(options=list(images), value=image or next(iter(images)),
+                                     description="image", layout=ipywidgets.Layout(width="240px")),
+        "kernel": ipywidgets.Dropdown(options=list(HAND_SET_FILTERS), value=kernel, description="filter",
+                                      layout=ipywidgets.Layout(width="300px")),
+        "relu": ipywidgets.Checkbox(value=relu, description="ReLU after the filter", indent=False),
+    }
+
+    def draw(ax: Any, image: str, kernel: str, relu: bool) -> None:
+        ax_in, ax_k, ax_out = ax.get_subplotspec().subgridspec(1, 3, width_ratios=(1, 0.45, 1)).subplots()
+        ax.remove()
+        ax_in.imshow(backend.to_numpy(backend.asarray(images[image])), cmap="gray")
+        ax_in.set(xticks=[], yticks=[], title=f"input: {image}")
+        ax_in.title.set_fontsize(10)
+        draw_kernel(ax_k, HAND_SET_FILTERS[kernel]).set_title("kernel", fontsize=10)
+        draw_filter_response(ax_out, images[image], kernel, relu=relu)
+
+    return slider_figure(draw, controls, figsize=(9.5, 3.6))
+
+
+# ----------------------------------------------------------------------------- chapter 9
+
+__all__ += ["rnn_input_gradient_norms", "draw_rnn_gradient_norms", "rnn_gradient_explorer",
+            "remember_the_first", "memory_task_accuracy", "WAVEFORM_NAMES", "waveforms",
+            "next_char_probabilities", "sample_text", "draw_char_temperature", "char_temperature"]
+
+
+def rnn_input_gradient_norms(scale: float, steps: int = 50, hidden: int = 32, inputs: int = 4,
+                             input_scale: float = 0.1, n: int = 64, seed: int = 0) -> list[float]:
+    """‖∂L/∂x_t‖ for t = 1 .. steps of a vanilla RNN whose Wh is ``scale`` times an orthogonal matrix.
+
+    The RNN (``inputs`` → ``hidden``, zero bias, Wx with entries of size 1/√inputs) reads ``n``
+    random sequences whose entries have standard deviation ``input_scale``; the loss
+    L = h_T · r depends on the last state only (r a fixed random direction), so every gradient
+    reaching x_t has travelled back T − t steps through the recurrence. Returns the norm for
+    each step, averaged over the sequences, input side first. The weights and data come from a
+    generator of their own (``seed``): every ``scale`` sees the same Wh direction and inputs.
+    """
+    from .functional import rnn_backward, rnn_forward
+
+    hx, generator = backend.host_xp(), backend.rng(seed)
+    orthogonal, _ = hx.linalg.qr(generator.standard_normal((hidden, hidden)))
+    Wx = generator.standard_normal((inputs, hidden)) / math.sqrt(inputs)
+    x = input_scale * generator.standard_normal((n, steps, inputs))
+    dh = hx.zeros((n, steps, hidden))
+    dh[:, -1, :] = generator.standard_normal((n, hidden)) / math.sqrt(hidden)   # ∂L/∂h_T = r
+    _, cache = rnn_forward(backend.asarray(x), backend.asarray(hx.zeros((n, hidden))), backend.asarray(Wx),
+                           backend.asarray(scale * orthogonal), backend.asarray(hx.zeros(hidden)))
+    dx = rnn_backward(backend.asarray(dh), cache)[0]
+    xp = backend.namespace(dx)
+    return [float(v) for v in backend.to_numpy(xp.mean(xp.sqrt(xp.sum(dx * dx, axis=2)), axis=0))]
+
+
+def draw_rnn_gradient_norms(ax: Any, scales: float | tuple[float, ...] = (0.5, 0.9, 1.0, 1.5, 3.0),
+                            steps: int = 50, input_scale: float = 0.1, reference: bool = False) -> Any:
+    """Gradient norm reaching each input x_t (log scale) for each recurrent weight scale s (chapter 9).
+
+    One line per scale, from :func:`rnn_input_gradient_norms`. With ``reference``, a dashed line
+    per scale shows s^(T−t): what a linear RNN (no tanh) would give. Returns ax.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    scales = (scales,) if isinstance(scales, (int, float)) else tuple(scales)
+    t_axis = list(range(1, steps + 1))
+    colours = ("#0072B2", "#56B4E9", "#000000", "#E69F00", "#D55E00", "#CC79A7", "#009E73")
+    for i, s in enumerate(scales):
+        colour = colours[i % len(colours)] if len(scales) > 1 else "#D55E00"
+        norms = rnn_input_gradient_norms(s, steps=steps, input_scale=input_scale)
+        ax.semilogy(t_axis, norms, color=colour, marker=MARKERS[i % len(MARKERS)], markersize=3,
+                    label=f"s = {s:g}")
+        if reference:
+            ax.semilogy(t_axis, [norms[-1] * s ** (steps - t) for t in t_axis], "--", color=colour, lw=1,
+                        alpha=0.7, label=f"{s:g}$^{{T-t}}$: a linear RNN (no tanh)")
+    ax.set(xlabel=f"time step t of the input $x_t$ (the loss reads only $h_T$, T = {steps})",
+           ylabel=r"$\|\partial L / \partial x_t\|$ (log scale)",
+           title=f"Gradient reaching each input, $W_h$ = s · orthogonal, inputs of size {input_scale:g}")
+    ax.title.set_fontsize(10)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8, loc="best")
+    return ax
+
+
+def rnn_gradient_explorer(scale: float = 1.5, input_scale: float = 0.1, steps: int = 50) -> ipywidgets.VBox:
+    """Sliders for the recurrent weight scale s, the input size and the length over
+    :func:`draw_rnn_gradient_norms` (chapter 9).
+
+    Try: s below 1 and the gradient reaching early inputs fades exponentially; above 1 it grows,
+    following s^(T−t) while tanh stays in its linear range; make the inputs larger and tanh
+    saturates, its derivative 1 − h² cuts the growth, and large s stops exploding.
+    """
+    controls = {
+        "scale": float_slider("recurrent scale s", scale, 0.25, 3.0, step=0.05),
+        "input_scale": ipywidgets.FloatLogSlider(value=input_scale, base=10, min=-2, max=0.5, step=0.05,
+                                                 description="input size", continuous_update=False,
+                                                 readout_format=".2f", style={"description_width": "initial"},
+                                                 layout=ipywidgets.Layout(width="340px")),
+        "steps": ipywidgets.IntSlider(value=steps, min=10, max=100, step=5, description="steps T",
+                                      continuous_update=False, layout=ipywidgets.Layout(width="340px")),
+    }
+
+    def draw(ax: Any, scale: float, input_scale: float, steps: int) -> None:
+        draw_rnn_gradient_norms(ax, scale, steps=steps, input_scale=input_scale, reference=True)
+
+    return slider_figure(draw, controls, figsize=(8.0, 4.2))
+
+
+def remember_the_first(n: int, steps: int, symbols: int = 4, seed: int = 0) -> tuple[Any, Any]:
+    """The memory task of chapter 9: read a sequence, then name the symbol seen at its first step.
+
+    Step 0 holds one of ``symbols`` symbols, one-hot; every later step is all zeros, so the
+    network must carry the symbol across steps − 1 steps of its own recurrence.
+    Returns host arrays X (n, steps, symbols) and y (n,) integer labels.
+    """
+    hx, generator = backend.host_xp(), backend.rng(seed)
+    y = generator.integers(0, symbols, n)
+    X = hx.zeros((n, steps, symbols))
+    X[:, 0, :] = hx.astype(y[:, None] == hx.arange(symbols), hx.float64)
+    return X, y
+
+
+def memory_task_accuracy(cell: str, steps: int, forget_bias: float | None = None, hidden: int = 16,
+                         symbols: int = 4, n_train: int = 400, n_test: int = 500, epochs: int = 8,
+                         lr: float = 1e-2, seed: int = 0) -> float:
+    """Train a fresh many-to-one ``cell`` ("rnn", "lstm" or "gru") on :func:`remember_the_first`;
+    return its test accuracy (chance is 1/symbols).
+
+    The model is cell(symbols, hidden, return_sequences=False) → Linear(hidden, symbols), trained
+    by :func:`nnkit.fit` with Adam and cross-entropy (mini-batches of 50). ``forget_bias`` sets the
+    LSTM's forget-gate bias (nnkit's default is 1). Weights and shuffles come from ``seed``, and
+    nnkit's random stream is restored afterwards.
+    """
+    from .layers import GRU, LSTM, RNN, Linear
+    from .losses import CrossEntropyLoss
+    from .module import Sequential
+    from .optim import Adam
+    from .train import evaluate, fit
+
+    cells = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+    if cell not in cells:
+        raise ValueError(f"cell must be one of {sorted(cells)}, got {cell!r}")
+    if forget_bias is not None and cell != "lstm":
+        raise ValueError("forget_bias is a setting of the LSTM only")
+    train = remember_the_first(n_train, steps, symbols, seed=seed)
+    test = remember_the_first(n_test, steps, symbols, seed=seed + 1)
+    saved = backend.rng().bit_generator.state
+    backend.seed(seed)
+    try:
+        recurrent = cells[cell](symbols, hidden, return_sequences=False)
+        if forget_bias is not None:
+            recurrent.b.data[hidden:2 * hidden] = forget_bias      # gate order (i, f, o, g)
+        model = Sequential(recurrent, Linear(hidden, symbols))
+        fit(model, CrossEntropyLoss(), Adam(model.parameters(), lr=lr), train, epochs=epochs, batch_size=50,
+            progress=False)
+        return float(evaluate(model, CrossEntropyLoss(), *test)[1])
+    finally:
+        backend.rng().bit_generator.state = saved
+
+
+WAVEFORM_NAMES = ("sine", "square", "sawtooth")
+
+
+def waveforms(n: int, steps: int = 30, noise: float = 0.3, seed: int = 0) -> tuple[Any, Any]:
+    """Noisy periodic signals of three shapes, for a many-to-one classifier (chapter 9).
+
+    Each sequence is a sine, square or sawtooth wave (label 0, 1, 2; :data:`WAVEFORM_NAMES`)
+    of amplitude 1 with a random frequency (0.05 to 0.15 cycles per step) and phase, plus
+    Normal(0, noise²) noise at every step. Returns host arrays X (n, steps, 1) and y (n,).
+    """
+    hx, generator = backend.host_xp(), backend.rng(seed)
+    y = generator.integers(0, len(WAVEFORM_NAMES), n)
+    frequency = generator.uniform(0.05, 0.15, (n, 1))
+    phase = generator.uniform(0.0, 1.0, (n, 1))
+    u = (frequency * hx.arange(steps) + phase) % 1.0                 # position within the cycle, 0 .. 1
+    shapes = [hx.sin(2 * math.pi * u), hx.where(u < 0.5, 1.0, -1.0), 2 * u - 1]
+    label = y[:, None]
+    X = hx.where(label == 0, shapes[0], hx.where(label == 1, shapes[1], shapes[2]))
+    X = X + noise * generator.standard_normal((n, steps))
+    return X[:, :, None], y
+
+
+def next_char_probabilities(model: Any, vocab: Any, prompt: str, temperature: float = 1.0,
+                            context: int = 32) -> Any:
+    """softmax(z / T) over the vocabulary for the character that follows ``prompt``: host array (V,).
+
+    model:   maps token indices (1, L) to scores (1, L, V), e.g. Embedding → LSTM → Linear;
+    vocab:   the V characters (a str or list); a character's token is its position in vocab;
+    context: only the last ``context`` characters of the prompt are read.
+    z are the scores after the last character; T > 0 sharpens (T < 1) or flattens (T > 1) them.
+    """
+    from .functional import softmax
+
+    if temperature <= 0:
+        raise ValueError(f"the temperature must be positive, got {temperature}")
+    tokens = [[vocab.index(c) for c in prompt[-context:]]]
+    scores = backend.to_numpy(model(backend.asarray(tokens)))[0, -1]
+    return softmax(scores / temperature)
+
+
+def sample_text(model: Any, vocab: Any, prompt: str, length: int = 100, temperature: float = 1.0,
+                context: int = 32, seed: int = 0) -> str:
+    """Extend ``prompt`` by ``length`` characters, each drawn from :func:`next_char_probabilities`.
+
+    Every new character is appended to the text and read back in for the next one. The draws
+    come from a generator of their own (``seed``), so the same call gives the same text.
+    """
+    generator = backend.rng(seed)
+    text = prompt
+    for _ in range(length):
+        p = next_char_probabilities(model, vocab, text, temperature, context)
+        text += vocab[int(generator.choice(len(vocab), p=p))]
+    return text
+
+
+def _shown(c: str) -> str:
+    """A character as a readable tick label: space → ␣, newline → ↵."""
+    return {" ": "␣", "\n": "↵"}.get(c, c)
+
+
+def draw_char_temperature(ax: Any, model: Any, vocab: Any, prompt: str, temperature: float = 1.0,
+                          top: int = 12, context: int = 32) -> Any:
+    """Bar chart of the ``top`` most likely next characters after ``prompt`` at temperature T (chapter 9).
+
+    The dashed line is the uniform guess 1/V. Returns ax.
+    """
+    p = next_char_probabilities(model, vocab, prompt, temperature, context)
+    hx = backend.namespace(p)
+    order = [int(i) for i in hx.argsort(-p, stable=True)[:top]]
+    ax.bar(range(len(order)), [float(p[i]) for i in order], color=PALETTE[0], edgecolor="k", linewidth=0.5)
+    for k, i in enumerate(order):
+        ax.text(k, float(p[i]) + 0.02, f"{float(p[i]):.2f}", ha="center", va="bottom", fontsize=8)
+    ax.axhline(1 / len(vocab), color="0.35", ls="--", lw=1)
+    ax.set_xticks(range(len(order)), [_shown(vocab[i]) for i in order])
+    tail = ("…" if len(prompt) > 30 else "") + prompt[-30:].replace("\n", "↵")
+    ax.set(ylim=(0, 1.1), xlabel=f"the {top} likeliest next characters (dashed: uniform 1/V)",
+           ylabel="probability")
+    ax.set_title(f"after “{tail}”, T = {temperature:.2f}", fontsize=10)
+    return ax
+
+
+def char_temperature(model: Any, vocab: Any, prompt: str, temperature: float = 1.0, length: int = 120,
+                     context: int = 32, seed: int = 0) -> ipywidgets.VBox:
+    """A temperature slider over the next-character distribution and a sampled text (chapter 9).
+
+    Each move redraws :func:`draw_char_temperature` and a new :func:`sample_text` of ``length``
+    characters after ``prompt``. Try: T near 0.1 always takes the likeliest character (the text
+    soon repeats itself); T = 1 samples the model as trained; T above 2 flattens the distribution
+    towards 1/V and the text dissolves into random letters.
+    """
+    control = ipywidgets.FloatLogSlider(value=temperature, base=10, min=-1, max=math.log10(5), step=0.02,
+                                        description="temperature T", continuous_update=False,
+                                        readout_format=".2f", style={"description_width": "initial"},
+                                        layout=ipywidgets.Layout(width="340px"))
+
+    def draw(ax: Any, temperature: float) -> None:
+        grid = ax.get_subplotspec().subgridspec(2, 1, height_ratios=(1, 0.8), hspace=0.5)
+        ax_bars, ax_text = grid.subplots()
+        ax.remove()
+        draw_char_temperature(ax_bars, model, vocab, prompt, temperature, context=context)
+        ax_text.text(0, 1, sample_text(model, vocab, prompt, length, temperature, context, seed),
+                     va="top", ha="left", family="monospace", fontsize=9, transform=ax_text.transAxes)
+        ax_text.set_title("a sample at this temperature", fontsize=10, loc="left")
+        ax_text.axis("off")
+
+    return slider_figure(draw, {"temperature": control}, figsize=(8.0, 6.5))

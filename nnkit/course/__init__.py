@@ -9,6 +9,8 @@ Instructors use the command line (see README.md, "For instructors")::
 
     python -m nnkit.course build            # solutions/ -> exercises/
     python -m nnkit.course build --check    # fail when exercises/ is stale (CI)
+    python -m nnkit.course verify 01        # checks pass on the solution, fail on the blank,
+                                            # and catch every listed wrong answer
     python -m nnkit.course grade 01 submissions/ --out grades/
     python -m nnkit.course bench --n 20     # grading throughput on this machine
 
@@ -43,6 +45,8 @@ Check cells
     ``check_equal``, ``check_scalar``, ``check_shape``, ``check_dtype``), which print
     ``✓ … passed`` or raise an ``AssertionError`` that tells the student what is wrong.
     A check passes when the cell runs without an exception; it scores all or nothing.
+    Its visible part must call the student's code, so that it fails on the exercise as
+    handed out (a check made only of hidden tests would pass on a blank).
     Checks the students must not see go between ``### BEGIN HIDDEN TESTS`` and
     ``### END HIDDEN TESTS`` at the end of a check cell: the builder removes them from
     the exercise, the grader runs them. Reference values are small hand-checked
@@ -59,10 +63,11 @@ Wrong answers
 
     Each value is the code that replaces the solution region (write it unindented; it
     is indented like the region), or a list of such strings, one per region, when the
-    cell has several. ``tests/test_course_exercises.py`` builds every wrong answer of
-    every ``solutions/*.ipynb``, grades it and asserts that at least one check fails;
-    it also asserts that every check fails on the blank exercise and passes on the
-    solution. The builder drops wrong answers from the exercise.
+    cell has several. ``python -m nnkit.course verify NN`` (and the test suite, for every
+    ``solutions/*.ipynb``) runs every wrong answer and asserts that at least one check
+    fails on it; it also asserts that every check passes on the solution and fails on
+    the blank exercise, with and without the hidden tests. The builder drops wrong answers
+    from the exercise.
 
 Everything else
     Markdown, setup and demonstration cells are copied to the exercise unchanged (their

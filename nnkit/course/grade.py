@@ -178,7 +178,9 @@ def _status(run: Run, cells: list[dict], limits: Limits) -> str:
 
 def _notes(run: Run, cells: list[dict], missing: list[str], limits: Limits) -> list[str]:
     """What else the instructor should know: missing cells, solution cells that raised, odd code."""
-    notes = [f"missing solution:{name} (graded as blank)" for name in missing]
+    notes = []
+    if missing:
+        notes.append(f"missing {', '.join(f'solution:{name}' for name in missing)} (graded as blank)")
     for index, cell in enumerate(cells):
         label = _label(cell, index)
         record = run.cells.get(index) or {}

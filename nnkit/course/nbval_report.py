@@ -10,6 +10,9 @@ sees the token, so it cannot forge a result; the grader ignores every line witho
 Before the student's code runs, the plugin also makes this process undumpable (so a process
 of the same user cannot read its memory or open its pipes through ``/proc``) and deletes the
 notebook file and the kernel's connection file from disk.
+
+It reads nbval's items (``cell_num``, ``cell``, ``test_outputs``, the notebook's ``kernel``
+and ``timed_out``), which are nbval 0.11's internals: requirements.txt pins nbval < 0.12.
 """
 
 from __future__ import annotations

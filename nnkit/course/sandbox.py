@@ -12,9 +12,14 @@ A :class:`Janitor` makes the grading process the "subreaper" of everything the r
 grader instead of init, and is killed when its run ends.
 
 Not defended: the runs share the grader's user, so a determined hostile notebook can read
-any file that user can read, use the network, or disturb a run that is going on at the
-same time (grade with ``jobs=1`` to rule that out). Run the grader as an ordinary user in a
-throwaway account or container, never as root (root ignores some limits).
+any file that user can read (the solution notebooks included), use the network, start
+processes without a count limit (``RLIMIT_NPROC`` would count all of the user's processes),
+or disturb a run that is going on at the same time: kill it, or edit its notebook before
+pytest reads it (caught by a checksum: status "tampered"). Grade with ``jobs=1`` to rule
+the last out. Code in the kernel can also redefine the check helpers and fake a pass; the
+grader flags solution cells that reach for such things, it cannot stop them. Run the
+grader as an ordinary user in a throwaway account or container, never as root (root
+ignores some limits and can read any process's memory).
 """
 
 from __future__ import annotations
