@@ -12,10 +12,14 @@ def setup_notebook(seed: int = 0, precision: int = 4) -> None:
     can depend on the thread count), rounds printed arrays to ``precision`` digits and sets
     matplotlib defaults: fixed figure size, a colour-blind-safe palette, labelled grids.
     """
+    import os
+
     import matplotlib.pyplot as plt
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(1)
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"  # for thread pools of libraries imported later (e.g. scikit-learn's)
+    threadpool_limits(1)  # for those already loaded (NumPy's BLAS)
     backend.seed(seed)
     backend.set_print_precision(precision)
     plt.style.use("tableau-colorblind10")
