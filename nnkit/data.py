@@ -1,10 +1,11 @@
-"""Data: toy 2-D sets, the 8×8 digits, splits, mini-batches, one-hot labels, standardising.
+"""Data: toy 2-D sets, toy sequences, the 8×8 digits, splits, mini-batches, one-hot labels, standardising.
 
 Where the arrays live:
 
-* The data *sets* (``spirals``, ``moons``, ``rings``, ``xor``, ``blobs``, ``load_digits``)
-  return host NumPy arrays: X of floats, y of integer class labels. Plot them with
-  matplotlib or hand them to scikit-learn as they are.
+* The data *sets* (``spirals``, ``moons``, ``rings``, ``xor``, ``blobs``, the sequence sets
+  ``remember_the_first`` and ``waveforms``, and ``load_digits``) return host NumPy arrays:
+  X of floats, y of integer class labels. Plot them with matplotlib or hand them to
+  scikit-learn as they are.
 * ``batches`` (and so ``nnkit.fit``) moves data onto the active backend; to do it by
   hand, ``nnkit.asarray(X)``.
 * The helpers that transform arrays (``train_val_test_split``, ``one_hot``,
@@ -24,7 +25,8 @@ from . import backend
 from . import functional as F
 
 __all__ = ["train_val_test_split", "batches", "batch_slices", "one_hot", "Standardizer",
-           "spirals", "moons", "rings", "xor", "blobs", "load_digits"]
+           "spirals", "moons", "rings", "xor", "blobs", "remember_the_first", "WAVEFORM_NAMES", "waveforms",
+           "load_digits"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -264,6 +266,46 @@ def blobs(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.5,
     hx, gen = backend.host_xp(), backend.rng(seed)
     centres = _circle(2.0, hx.linspace(0.0, 2 * math.pi, n_classes + 1)[:-1])
     return _labelled([_cluster(gen, centre, n_per_class, noise) for centre in centres])
+
+
+# ----------------------------------------------------------------------------- toy sequences
+
+def remember_the_first(n: int, steps: int, symbols: int = 4, seed: int = 0) -> tuple[Any, Any]:
+    """The memory task of chapter 9: read a sequence, then name the symbol seen at its first step.
+
+    Step 0 holds one of ``symbols`` symbols, one-hot; every later step is all zeros, so a
+    recurrent network must carry the symbol across steps − 1 steps of its own recurrence.
+    Returns host arrays X (n, steps, symbols) of floats and y (n,) integer labels in
+    0 .. symbols-1 (the symbol at step 0).
+    """
+    hx, generator = backend.host_xp(), backend.rng(seed)
+    y = generator.integers(0, symbols, n)
+    X = hx.zeros((n, steps, symbols))
+    X[:, 0, :] = hx.astype(y[:, None] == hx.arange(symbols), hx.float64)
+    return X, y
+
+
+WAVEFORM_NAMES = ("sine", "square", "sawtooth")
+
+
+def waveforms(n: int, steps: int = 30, noise: float = 0.3, seed: int = 0) -> tuple[Any, Any]:
+    """Noisy periodic signals of three shapes, for a many-to-one classifier (chapter 9).
+
+    Each sequence is a sine, square or sawtooth wave (label 0, 1, 2; :data:`WAVEFORM_NAMES`)
+    of amplitude 1 with a random frequency (0.05 to 0.15 cycles per step) and phase, plus
+    Normal(0, noise²) noise at every step.
+    Returns host arrays X (n, steps, 1) of floats (one number per step) and y (n,) ints.
+    """
+    hx, generator = backend.host_xp(), backend.rng(seed)
+    y = generator.integers(0, len(WAVEFORM_NAMES), n)
+    frequency = generator.uniform(0.05, 0.15, (n, 1))
+    phase = generator.uniform(0.0, 1.0, (n, 1))
+    u = (frequency * hx.arange(steps) + phase) % 1.0                 # position within the cycle, 0 .. 1
+    shapes = [hx.sin(2 * math.pi * u), hx.where(u < 0.5, 1.0, -1.0), 2 * u - 1]
+    label = y[:, None]
+    X = hx.where(label == 0, shapes[0], hx.where(label == 1, shapes[1], shapes[2]))
+    X = X + noise * generator.standard_normal((n, steps))
+    return X[:, :, None], y
 
 
 # ----------------------------------------------------------------------------- real data

@@ -955,7 +955,6 @@ def filter_explorer(images: dict[str, Any], kernel: str = "∂/∂x (vertical ed
 # ----------------------------------------------------------------------------- chapter 9
 
 __all__ += ["rnn_input_gradient_norms", "draw_rnn_gradient_norms", "rnn_gradient_explorer",
-            "remember_the_first", "memory_task_accuracy", "WAVEFORM_NAMES", "waveforms",
             "next_char_probabilities", "sample_text", "draw_char_temperature", "char_temperature"]
 
 
@@ -1036,80 +1035,6 @@ def rnn_gradient_explorer(scale: float = 1.5, input_scale: float = 0.1, steps: i
         draw_rnn_gradient_norms(ax, scale, steps=steps, input_scale=input_scale, reference=True)
 
     return slider_figure(draw, controls, figsize=(8.0, 4.2))
-
-
-def remember_the_first(n: int, steps: int, symbols: int = 4, seed: int = 0) -> tuple[Any, Any]:
-    """The memory task of chapter 9: read a sequence, then name the symbol seen at its first step.
-
-    Step 0 holds one of ``symbols`` symbols, one-hot; every later step is all zeros, so the
-    network must carry the symbol across steps − 1 steps of its own recurrence.
-    Returns host arrays X (n, steps, symbols) and y (n,) integer labels.
-    """
-    hx, generator = backend.host_xp(), backend.rng(seed)
-    y = generator.integers(0, symbols, n)
-    X = hx.zeros((n, steps, symbols))
-    X[:, 0, :] = hx.astype(y[:, None] == hx.arange(symbols), hx.float64)
-    return X, y
-
-
-def memory_task_accuracy(cell: str, steps: int, forget_bias: float | None = None, hidden: int = 16,
-                         symbols: int = 4, n_train: int = 400, n_test: int = 500, epochs: int = 8,
-                         lr: float = 1e-2, seed: int = 0) -> float:
-    """Train a fresh many-to-one ``cell`` ("rnn", "lstm" or "gru") on :func:`remember_the_first`;
-    return its test accuracy (chance is 1/symbols).
-
-    The model is cell(symbols, hidden, return_sequences=False) → Linear(hidden, symbols), trained
-    by :func:`nnkit.fit` with Adam and cross-entropy (mini-batches of 50). ``forget_bias`` sets the
-    LSTM's forget-gate bias (nnkit's default is 1). Weights and shuffles come from ``seed``, and
-    nnkit's random stream is restored afterwards.
-    """
-    from .layers import GRU, LSTM, RNN, Linear
-    from .losses import CrossEntropyLoss
-    from .module import Sequential
-    from .optim import Adam
-    from .train import evaluate, fit
-
-    cells = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-    if cell not in cells:
-        raise ValueError(f"cell must be one of {sorted(cells)}, got {cell!r}")
-    if forget_bias is not None and cell != "lstm":
-        raise ValueError("forget_bias is a setting of the LSTM only")
-    train = remember_the_first(n_train, steps, symbols, seed=seed)
-    test = remember_the_first(n_test, steps, symbols, seed=seed + 1)
-    saved = backend.rng().bit_generator.state
-    backend.seed(seed)
-    try:
-        recurrent = cells[cell](symbols, hidden, return_sequences=False)
-        if forget_bias is not None:
-            recurrent.b.data[hidden:2 * hidden] = forget_bias      # gate order (i, f, o, g)
-        model = Sequential(recurrent, Linear(hidden, symbols))
-        fit(model, CrossEntropyLoss(), Adam(model.parameters(), lr=lr), train, epochs=epochs, batch_size=50,
-            progress=False)
-        return float(evaluate(model, CrossEntropyLoss(), *test)[1])
-    finally:
-        backend.rng().bit_generator.state = saved
-
-
-WAVEFORM_NAMES = ("sine", "square", "sawtooth")
-
-
-def waveforms(n: int, steps: int = 30, noise: float = 0.3, seed: int = 0) -> tuple[Any, Any]:
-    """Noisy periodic signals of three shapes, for a many-to-one classifier (chapter 9).
-
-    Each sequence is a sine, square or sawtooth wave (label 0, 1, 2; :data:`WAVEFORM_NAMES`)
-    of amplitude 1 with a random frequency (0.05 to 0.15 cycles per step) and phase, plus
-    Normal(0, noise²) noise at every step. Returns host arrays X (n, steps, 1) and y (n,).
-    """
-    hx, generator = backend.host_xp(), backend.rng(seed)
-    y = generator.integers(0, len(WAVEFORM_NAMES), n)
-    frequency = generator.uniform(0.05, 0.15, (n, 1))
-    phase = generator.uniform(0.0, 1.0, (n, 1))
-    u = (frequency * hx.arange(steps) + phase) % 1.0                 # position within the cycle, 0 .. 1
-    shapes = [hx.sin(2 * math.pi * u), hx.where(u < 0.5, 1.0, -1.0), 2 * u - 1]
-    label = y[:, None]
-    X = hx.where(label == 0, shapes[0], hx.where(label == 1, shapes[1], shapes[2]))
-    X = X + noise * generator.standard_normal((n, steps))
-    return X[:, :, None], y
 
 
 def next_char_probabilities(model: Any, vocab: Any, prompt: str, temperature: float = 1.0,

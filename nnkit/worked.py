@@ -1,14 +1,22 @@
-"""The worked examples of the lecture slides, as ready-made nnkit models.
+"""The course's ready-made models: the worked examples of the slides, and the networks and
+experiments that several chapters (and the tests) share, so that every place builds the same one.
 
-The weights are kept exactly as the slides print them: each hidden unit's weights as a
-row ("Wᵀ rows"). nnkit computes x @ W with W of shape (in, out), so a layer's W is the
-transpose of that row matrix: row j of the slide is column j of W.
+The slides' networks (chapters 2 and 3) keep the weights exactly as the slides print them:
+each hidden unit's weights as a row ("Wᵀ rows"). nnkit computes x @ W with W of shape
+(in, out), so a layer's W is the transpose of that row matrix: row j of the slide is column j
+of W.
 
 >>> model, x = sigmoid_network()
 >>> model(x)            # ≈ 0.64, the slide's f_out
 
-Each builder returns ``(model, x)``: a Sequential on the active backend (in the default
+Those builders return ``(model, x)``: a Sequential on the active backend (in the default
 dtype) and the slide's input as a batch of one example, shape (1, 3).
+
+:func:`lenet` is the small convolutional network of chapter 8 (chapter 11 times it and a wider
+version); it draws its weights from nnkit's generator, so call ``nnkit.seed(n)`` first for a
+reproducible start. :func:`memory_task_accuracy` is chapter 9's memory experiment (an RNN, LSTM
+or GRU trained to remember the first symbol of a sequence); it takes a seed of its own and leaves
+nnkit's generator as it found it.
 """
 
 from __future__ import annotations
@@ -16,12 +24,16 @@ from __future__ import annotations
 from typing import Any
 
 from . import backend
-from .layers import Linear, ReLU, Sigmoid
+from .data import remember_the_first
+from .layers import GRU, LSTM, RNN, Conv2D, Flatten, Linear, MaxPool2D, ReLU, Sigmoid
+from .losses import CrossEntropyLoss
 from .module import Module, Sequential
+from .optim import Adam
+from .train import evaluate, fit
 
 __all__ = ["SIGMOID_X", "SIGMOID_HIDDEN", "SIGMOID_OUTPUT", "MULTICLASS_OUTPUT", "DEEP_X", "DEEP_LAYERS",
            "SOFTMAX_LOGITS", "SOFTMAX_ARGMAX_LOGITS", "linear_from_rows", "sigmoid_network",
-           "multiclass_network", "deep_relu_network"]
+           "multiclass_network", "deep_relu_network", "lenet", "memory_task_accuracy"]
 
 # Chapter 2: a hidden layer of four sigmoid units and one sigmoid output unit.
 SIGMOID_X = [-3, 1, 5]
@@ -82,3 +94,51 @@ def deep_relu_network() -> tuple[Module, Any]:
         layers += [linear_from_rows(rows, bias), ReLU()]
     model = Sequential(*layers, linear_from_rows(*DEEP_LAYERS[-1]))
     return model, _input(DEEP_X)
+
+
+def lenet(width: int = 1) -> Sequential:
+    """Chapter 8's LeNet-style network for the 8 × 8 digits: images (N, 1, 8, 8) -> scores (N, 10).
+
+    Two rounds of 3 × 3 convolution (padding 1 keeps the size), ReLU and 2 × 2 max pooling,
+    with c1 = 8·width and then c2 = 16·width filters, and a Linear layer on the flattened maps.
+    Width 1 has 1898 parameters; chapter 11 also trains a wider one. The weights are drawn
+    (He normal) from nnkit's generator: call ``nnkit.seed(n)`` first for a reproducible start.
+    """
+    c1, c2 = 8 * width, 16 * width
+    return Sequential(
+        Conv2D(1, c1, kernel_size=3, padding=1), ReLU(), MaxPool2D(2),   # (N, c1, 8, 8), pooled (N, c1, 4, 4)
+        Conv2D(c1, c2, kernel_size=3, padding=1), ReLU(), MaxPool2D(2),  # (N, c2, 4, 4), pooled (N, c2, 2, 2)
+        Flatten(), Linear(c2 * 2 * 2, 10))                               # (N, c2 · 2 · 2), then (N, 10)
+
+
+def memory_task_accuracy(cell: str, steps: int, forget_bias: float | None = None, hidden: int = 16,
+                         symbols: int = 4, n_train: int = 400, n_test: int = 500, epochs: int = 8,
+                         lr: float = 1e-2, seed: int = 0) -> float:
+    """Chapter 9's memory experiment: train a fresh many-to-one ``cell`` ("rnn", "lstm" or "gru")
+    on :func:`nnkit.data.remember_the_first` and return its test accuracy (chance is 1/symbols).
+
+    The model is cell(symbols, hidden, return_sequences=False) → Linear(hidden, symbols): sequences
+    (N, steps, symbols) -> scores (N, symbols), trained by :func:`nnkit.fit` with Adam and
+    cross-entropy (mini-batches of 50) on n_train sequences and tested on n_test new ones.
+    ``forget_bias`` sets the LSTM's forget-gate bias (nnkit's default is 1). Weights and shuffles
+    come from ``seed``, and nnkit's random stream is restored afterwards.
+    """
+    cells = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+    if cell not in cells:
+        raise ValueError(f"cell must be one of {sorted(cells)}, got {cell!r}")
+    if forget_bias is not None and cell != "lstm":
+        raise ValueError("forget_bias is a setting of the LSTM only")
+    train = remember_the_first(n_train, steps, symbols, seed=seed)
+    test = remember_the_first(n_test, steps, symbols, seed=seed + 1)
+    saved = backend.rng().bit_generator.state
+    backend.seed(seed)
+    try:
+        recurrent = cells[cell](symbols, hidden, return_sequences=False)
+        if forget_bias is not None:
+            recurrent.b.data[hidden:2 * hidden] = forget_bias      # gate order (i, f, o, g)
+        model = Sequential(recurrent, Linear(hidden, symbols))
+        fit(model, CrossEntropyLoss(), Adam(model.parameters(), lr=lr), train, epochs=epochs, batch_size=50,
+            progress=False)
+        return float(evaluate(model, CrossEntropyLoss(), *test)[1])
+    finally:
+        backend.rng().bit_generator.state = saved

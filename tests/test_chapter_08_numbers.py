@@ -6,7 +6,8 @@
 - a = f(Σ w_ij x_ij) on 3 × 3 windows: the chapter's worked 5 × 5 example, by hand, by the naive
   loops and by im2col, and cross-correlation vs SciPy's convolution;
 - hand-set ∂/∂x edge filters, template matching ("where is Waldo"), output sizes, receptive
-  fields, pooling, shift invariance, and the LeNet-style network with its top-3 predictions;
+  fields, pooling, shift invariance, and the LeNet-style network (``nnkit.worked.lenet``) with its
+  top-3 predictions;
 - nnkit.viz.plot_filters / plot_feature_maps / plot_top_k and nnkit.widgets.draw_conv_window /
   conv_window_explorer / filter_response / draw_filter_response / filter_explorer.
 """
@@ -24,7 +25,7 @@ from numpy.testing import assert_allclose  # noqa: E402
 
 import nnkit  # noqa: E402
 import nnkit.functional as F  # noqa: E402
-from nnkit import data, layers, losses, optim, viz, widgets  # noqa: E402
+from nnkit import data, layers, losses, optim, viz, widgets, worked  # noqa: E402
 
 X5 = np.array([[1, 2, 0, 3, 1],
                [0, 1, 4, 2, 2],
@@ -198,11 +199,12 @@ def test_lenet_style_network_of_the_chapter():
         (X_train, y_train), (X_val, y_val), (X_test, y_test) = data.train_val_test_split(
             digits, labels, val=0.15, test=0.15, seed=0)
         nnkit.seed(0)
-        lenet = nnkit.Sequential(
-            layers.Conv2D(1, 8, kernel_size=3, padding=1), layers.ReLU(), layers.MaxPool2D(2),
-            layers.Conv2D(8, 16, kernel_size=3, padding=1), layers.ReLU(), layers.MaxPool2D(2),
-            layers.Flatten(), layers.Linear(64, 10))
-        assert lenet.num_parameters() == 1898
+        lenet = worked.lenet()
+        assert [type(layer).__name__ for layer in lenet] == [
+            "Conv2D", "ReLU", "MaxPool2D", "Conv2D", "ReLU", "MaxPool2D", "Flatten", "Linear"]
+        assert lenet[0].W.shape == (8, 1, 3, 3) and lenet[3].W.shape == (16, 8, 3, 3)
+        assert lenet[7].W.shape == (64, 10) and lenet.num_parameters() == 1898
+        assert tuple(lenet(nnkit.asarray(X_train[:2])).shape) == (2, 10)
         loss_fn = losses.CrossEntropyLoss()
         nnkit.fit(lenet, loss_fn, optim.Adam(lenet.parameters(), lr=3e-3), (X_train, y_train),
                   epochs=15, batch_size=32, val_data=(X_val, y_val), progress=False)

@@ -7,8 +7,9 @@
 - vanishing and exploding gradients: ‖∂L/∂x_t‖ follows s^(T−t) for W_h = s·Q while tanh is linear;
   clipping by the global norm rescues the training run that explodes without it;
 - the LSTM with open forget gates remembers the first symbol over 40 steps where the RNN and the
-  default LSTM are at chance; the GRU waveform classifier and the character model on the Zen of
-  Python reach the chapter's numbers;
+  default LSTM are at chance (``nnkit.worked.memory_task_accuracy``); the GRU waveform classifier
+  and the character model on the Zen of Python reach the chapter's numbers (the sequence sets
+  ``nnkit.data.remember_the_first`` and ``waveforms`` are tested in test_data.py);
 - nnkit.viz.draw_sequence_shapes / draw_unrolled_rnn and the chapter 9 functions of nnkit.widgets.
 """
 
@@ -29,7 +30,7 @@ import pytest  # noqa: E402
 from numpy.testing import assert_allclose  # noqa: E402
 
 import nnkit  # noqa: E402
-from nnkit import layers, losses, optim, viz, widgets  # noqa: E402
+from nnkit import data, layers, losses, optim, viz, widgets, worked  # noqa: E402
 
 
 def _zen() -> str:
@@ -189,7 +190,7 @@ def _train_rnn(X, y, max_norm, updates=300, lr=0.1, scale=1.5):
 
 @pytest.mark.slow
 def test_clipping_rescues_the_run_that_explodes(numpy_backend):
-    X, y = widgets.remember_the_first(512, steps=20)
+    X, y = data.remember_the_first(512, steps=20)
     curve, norms, accuracy = _train_rnn(X, y, math.inf)
     assert max(norms) > 10 and accuracy < 0.6
     assert np.mean(curve[-20:]) == pytest.approx(math.log(2), abs=0.05)   # two pairs of symbols merged
@@ -208,17 +209,10 @@ def test_forget_gate_numbers_and_parameter_counts():
     assert counts == [336, 1344, 1008]
 
 
-def test_memory_task_data():
-    X, y = widgets.remember_the_first(6, steps=5, symbols=4, seed=3)
-    assert X.shape == (6, 5, 4) and y.shape == (6,)
-    assert_allclose(X[:, 0], np.eye(4)[y])
-    assert not X[:, 1:].any()
-
-
 @pytest.mark.slow
 def test_only_the_lstm_with_open_forget_gates_remembers_across_40_steps(numpy_backend):
     state = nnkit.backend.rng().bit_generator.state
-    accuracy = {(cell, b_f, T): widgets.memory_task_accuracy(cell, T, forget_bias=b_f)
+    accuracy = {(cell, b_f, T): worked.memory_task_accuracy(cell, T, forget_bias=b_f)
                 for cell, b_f in (("rnn", None), ("lstm", 1.0), ("lstm", 4.0)) for T in (5, 40)}
     assert nnkit.backend.rng().bit_generator.state == state, "it must restore nnkit's random stream"
     assert all(accuracy[cell, b_f, 5] == 1.0 for cell, b_f in (("rnn", None), ("lstm", 1.0), ("lstm", 4.0)))
@@ -228,27 +222,17 @@ def test_only_the_lstm_with_open_forget_gates_remembers_across_40_steps(numpy_ba
 
 def test_memory_task_accuracy_refuses_a_forget_bias_without_an_lstm():
     with pytest.raises(ValueError, match="LSTM"):
-        widgets.memory_task_accuracy("rnn", 5, forget_bias=2.0)
+        worked.memory_task_accuracy("rnn", 5, forget_bias=2.0)
     with pytest.raises(ValueError, match="cell"):
-        widgets.memory_task_accuracy("transformer", 5)
+        worked.memory_task_accuracy("transformer", 5)
 
 
 # ----------------------------------------------------------------------------- the waveform classifier
 
-def test_waveforms_have_the_three_shapes():
-    X, y = widgets.waveforms(90, steps=30, noise=0.0, seed=4)
-    assert X.shape == (90, 30, 1) and set(y.tolist()) == {0, 1, 2}
-    sine, square, saw = (X[y == k, :, 0] for k in range(3))
-    assert np.all(np.abs(sine) <= 1) and np.isin(square, [-1.0, 1.0]).all()
-    steps = np.diff(saw, axis=1)
-    assert np.all((steps > 0) | (steps < -1))      # a sawtooth only ramps up, or drops back
-    assert widgets.WAVEFORM_NAMES == ("sine", "square", "sawtooth")
-
-
 @pytest.mark.slow
 def test_the_gru_classifier_reaches_99_percent(numpy_backend):
-    X, y = widgets.waveforms(600, steps=30, seed=0)
-    X_test, y_test = widgets.waveforms(300, steps=30, seed=1)
+    X, y = data.waveforms(600, steps=30, seed=0)
+    X_test, y_test = data.waveforms(300, steps=30, seed=1)
     nnkit.seed(0)
     model = nnkit.Sequential(layers.GRU(1, 16, return_sequences=False), layers.Linear(16, 3))
     history = nnkit.fit(model, losses.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=2e-2), (X, y),

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import nnkit
-from nnkit import backend, viz
+from nnkit import backend, viz, worked
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
@@ -210,17 +210,18 @@ def test_the_notebook_detection_cell_prints_the_fallback(no_gpu):
 
 @pytest.fixture(scope="module")
 def ch11():
-    return _run_cells(CH11, ("def lenet", "X, y = data.load_digits", "def time_training"))
+    return _run_cells(CH11, ("def flops_per_image", "X, y = data.load_digits", "def time_training"))
 
 
 def test_the_flop_counts_match_the_layers(ch11):
     """2 operations per multiply-add, counted from the layer shapes the network really has."""
     for width in (1, 4):
-        model = ch11["lenet"](width)
-        c1, c2 = 16 * width, 32 * width
+        model = worked.lenet(width)
+        c1, c2 = 8 * width, 16 * width
         assert model[0].W.shape == (c1, 1, 3, 3) and model[3].W.shape == (c2, c1, 3, 3)
         assert model[7].W.shape == (4 * c2, 10)
         assert ch11["flops_per_image"](width) == 2 * (c1 * 9 * 64 + c2 * c1 * 9 * 16 + 4 * c2 * 10)
+    assert "worked.lenet(width)" in "".join(_code_cells(CH11)), "chapter 11 trains the course's LeNet"
 
 
 def test_training_gives_the_same_results_on_numpy_and_strict(ch11):

@@ -16,6 +16,7 @@ from nnkit.data import load_digits, train_val_test_split
 from nnkit.losses import CrossEntropyLoss
 from nnkit.optim import Adam, CosineAnnealingLR, clip_grad_norm
 from nnkit.train import evaluate, fit
+from nnkit.worked import lenet
 
 pytestmark = pytest.mark.slow
 
@@ -32,17 +33,15 @@ def numpy_backend():
 
 
 def test_lenet_reaches_97_percent_on_the_digits():
+    """The course's LeNet (chapter 8's network, 1898 parameters) on the 8 × 8 digit images."""
     X, y = load_digits(images=True)
     (X_train, y_train), _, (X_test, y_test) = train_val_test_split(X, y, val=0.0, test=0.25, seed=0)
-    model = nnkit.Sequential(
-        L.Conv2D(1, 16, 3, padding=1), L.ReLU(), L.MaxPool2D(2),    # (N, 16, 4, 4)
-        L.Conv2D(16, 32, 3, padding=1), L.ReLU(), L.MaxPool2D(2),   # (N, 32, 2, 2)
-        L.Flatten(), L.Linear(128, 10))
-    optimizer = Adam(model.parameters(), lr=3e-3)
+    model = lenet()                                   # nnkit.seed(0) by the fixture
+    optimizer = Adam(model.parameters(), lr=1e-2)
     fit(model, CrossEntropyLoss(), optimizer, (X_train, y_train), epochs=15, batch_size=32,
         scheduler=CosineAnnealingLR(optimizer, T_max=15), progress=False)
     _, test_accuracy = evaluate(model, CrossEntropyLoss(), X_test, y_test)
-    assert test_accuracy >= 0.97
+    assert test_accuracy >= 0.97                      # 0.982 with these seeds
 
 
 def remember_the_first_symbol(n, steps, rng):

@@ -1,4 +1,4 @@
-"""Splits, mini-batches, one-hot labels, standardising, the toy sets and the digits."""
+"""Splits, mini-batches, one-hot labels, standardising, the toy sets, the toy sequences and the digits."""
 
 from __future__ import annotations
 
@@ -168,6 +168,25 @@ def test_rings_have_the_promised_radii():
 def test_xor_labels_follow_the_signs():
     X, y = data.xor(n_per_class=50, noise=0.1)
     np.testing.assert_array_equal(y, (np.sign(X[:, 0]) != np.sign(X[:, 1])).astype(int))
+
+
+def test_remember_the_first_holds_one_symbol_at_step_0_and_zeros_after():
+    X, y = data.remember_the_first(6, steps=5, symbols=4, seed=3)
+    assert X.shape == (6, 5, 4) and X.dtype == np.float64 and y.shape == (6,)
+    np.testing.assert_allclose(X[:, 0], np.eye(4)[y])
+    assert not X[:, 1:].any()
+    np.testing.assert_array_equal(data.remember_the_first(6, steps=5, symbols=4, seed=3)[1], y)
+
+
+def test_waveforms_have_the_three_shapes():
+    X, y = data.waveforms(90, steps=30, noise=0.0, seed=4)
+    assert X.shape == (90, 30, 1) and set(y.tolist()) == {0, 1, 2}
+    sine, square, saw = (X[y == k, :, 0] for k in range(3))
+    assert np.all(np.abs(sine) <= 1) and np.isin(square, [-1.0, 1.0]).all()
+    steps = np.diff(saw, axis=1)
+    assert np.all((steps > 0) | (steps < -1))      # a sawtooth only ramps up, or drops back
+    assert data.WAVEFORM_NAMES == ("sine", "square", "sawtooth")
+    np.testing.assert_array_equal(data.waveforms(90, steps=30, noise=0.0, seed=4)[0], X)
 
 
 def test_digits_are_8x8_images_of_ten_classes_scaled_to_unit_range():
