@@ -92,7 +92,8 @@ def lab(tmp_path_factory):
     log = open(home / "server.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root",
+         "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+         "--allow-root",
          f"--ServerApp.root_dir={work / 'notebooks'}", "--FileCheckpoints.checkpoint_dir=" + str(home / "ckpt")],
         cwd=work / "notebooks", env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -197,6 +198,15 @@ def test_chapter_runs_and_its_widgets_respond_in_jupyterlab(path, lab, browser):
             view.screenshot(path=str(ARTIFACTS / f"{path.stem}-widget{i}.png"))
     finally:
         page.close()
+        _shut_down_kernels(lab)
+
+
+def _shut_down_kernels(url: str) -> None:
+    """End the chapter's kernel, so that kernels do not pile up over the whole run."""
+    sessions = json.load(urllib.request.urlopen(f"{url}/api/sessions", timeout=10))
+    for session in sessions:
+        request = urllib.request.Request(f"{url}/api/sessions/{session['id']}", method="DELETE")
+        urllib.request.urlopen(request, timeout=30)
 
 
 @pytest.fixture(scope="module")
