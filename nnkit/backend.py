@@ -204,14 +204,27 @@ def dtype_name(dtype: Any) -> str:
 
 # ----------------------------------------------------------------------------- conversion
 
+# The namespace of an array depends only on its type. Every layer asks for it on every
+# call, so the answer is remembered per type: a dict lookup instead of array_api_compat's
+# full inspection of the arguments.
+_namespace_of_type: dict[type, Any] = {}
+
+
 def namespace(*arrays: Any) -> Any:
     """The array namespace shared by ``arrays``; raises a clear error when they are mixed."""
+    kinds = set(map(type, arrays))
+    one_kind = next(iter(kinds)) if len(kinds) == 1 else None
+    if one_kind in _namespace_of_type:
+        return _namespace_of_type[one_kind]
     try:
-        return array_api_compat.array_namespace(*arrays)
+        xp = array_api_compat.array_namespace(*arrays)
     except TypeError as exc:
-        kinds = ", ".join(sorted({f"{type(a).__module__}.{type(a).__name__}" for a in arrays}))
-        raise BackendError(f"Arrays from different libraries were mixed ({kinds}). Move data onto the "
+        names = ", ".join(sorted(f"{kind.__module__}.{kind.__name__}" for kind in kinds))
+        raise BackendError(f"Arrays from different libraries were mixed ({names}). Move data onto the "
                            "active backend with nnkit.asarray(...) first.") from exc
+    if one_kind is not None:
+        _namespace_of_type[one_kind] = xp
+    return xp
 
 
 def is_array(obj: Any) -> bool:

@@ -162,6 +162,10 @@ class Module:
         return "\n".join(lines)
 
     # -------------------------------------------------------------- input checks
+    def _layer_name(self) -> str:
+        """How error messages name this layer: its repr's first part, e.g. "Linear(in_features=2, ...)"."""
+        return f"{type(self).__name__}({self.extra_repr()})"
+
     def _check_input(self, x: Any, *, ndim: int | tuple[int, ...] | None = None,
                      last_dim: int | None = None, last_name: str = "features",
                      expected: str = "") -> Any:
@@ -171,31 +175,31 @@ class Module:
         last_dim: the required size of the last axis (e.g. in_features).
         expected: a shape description such as "(N, in_features)" used in messages.
         """
-        layer = f"{type(self).__name__}({self.extra_repr()})"
         if not backend.is_array(x):
-            raise TypeError(f"{layer} expects an array{' of shape ' + expected if expected else ''}, "
-                            f"got {type(x).__name__}. Wrap data with nnkit.asarray(...).")
-        params = self.parameters()
-        reference = params[0].data if params else None
-        if reference is not None:
+            raise TypeError(f"{self._layer_name()} expects an array"
+                            f"{' of shape ' + expected if expected else ''}, got {type(x).__name__}. "
+                            "Wrap data with nnkit.asarray(...).")
+        first = next(self.named_parameters(), None)
+        if first is not None:
+            reference = first[1].data
             if type(x) is not type(reference):
                 raise backend.BackendError(
-                    f"{layer} got a {type(x).__module__}.{type(x).__name__} but its parameters are "
-                    f"{type(reference).__module__}.{type(reference).__name__} arrays (backend "
+                    f"{self._layer_name()} got a {type(x).__module__}.{type(x).__name__} but its "
+                    f"parameters are {type(reference).__module__}.{type(reference).__name__} arrays (backend "
                     f"'{backend.get_backend().name}'). Move the input first: x = nnkit.asarray(x).")
             if x.dtype != reference.dtype:
-                raise TypeError(f"{layer} got input of dtype {x.dtype} but its parameters are "
-                                f"{reference.dtype}; nnkit never mixes them silently. Convert the "
-                                f"input with nnkit.asarray(x, dtype='{backend.dtype_name(reference.dtype)}').")
+                raise TypeError(f"{self._layer_name()} got input of dtype {x.dtype} but its parameters "
+                                f"are {reference.dtype}; nnkit never mixes them silently. Convert the input "
+                                f"with nnkit.asarray(x, dtype='{backend.dtype_name(reference.dtype)}').")
         shape = tuple(x.shape)
         if ndim is not None:
             ok = (len(shape) >= -ndim) if isinstance(ndim, int) and ndim < 0 else (
                 len(shape) in ndim if isinstance(ndim, tuple) else len(shape) == ndim)
             if not ok:
-                raise ValueError(f"{layer} expects input of shape {expected or ndim}, got an array "
-                                 f"with {len(shape)} dimension(s), shape {shape}.")
+                raise ValueError(f"{self._layer_name()} expects input of shape {expected or ndim}, got an "
+                                 f"array with {len(shape)} dimension(s), shape {shape}.")
         if last_dim is not None and (not shape or shape[-1] != last_dim):
-            raise ValueError(f"{layer} expects {last_dim} {last_name} in the last axis "
+            raise ValueError(f"{self._layer_name()} expects {last_dim} {last_name} in the last axis "
                              f"(shape {expected}), got shape {shape}. Check the previous layer's "
                              f"output size or the data's number of columns.")
         return backend.namespace(x)

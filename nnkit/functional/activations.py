@@ -111,7 +111,8 @@ def sigmoid(x: Array) -> Array:
     """
     xp = backend.namespace(x)
     e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    denominator = 1 + e
+    return xp.where(x >= 0, 1 / denominator, e / denominator)
 
 
 @activation(derivative=lambda x, y: 1 - y * y)

@@ -169,20 +169,17 @@ def _im2col(xpad: Any, kh: int, kw: int, stride: int, OH: int, OW: int) -> Any:
     return xp.reshape(cols, (n, C * kh * kw, OH * OW))
 
 
-def _col2im(dcols: Any, padded_shape: tuple[int, ...], kh: int, kw: int, stride: int,
-            OH: int, OW: int) -> Any:
-    """The adjoint of :func:`_im2col`: dcols (n, C·kh·kw, OH·OW) → dxpad (n, C, Hp, Wp).
+def _col2im(dcols: Any, dxpad: Any, images: slice, kh: int, kw: int, stride: int, OH: int, OW: int) -> None:
+    """The adjoint of :func:`_im2col`: add dcols (n, C·kh·kw, OH·OW) into dxpad[images] (n, C, Hp, Wp).
 
     A pixel that sits in several receptive fields collects the sum of their gradients:
-    kh·kw strided slice additions (no scatter-add needed).
+    kh·kw strided slice additions (no scatter-add needed), made in place in dxpad.
     """
     xp = backend.namespace(dcols)
-    n, C = padded_shape[:2]
+    n, C = dcols.shape[0], dxpad.shape[1]
     dcols = xp.reshape(dcols, (n, C, kh, kw, OH, OW))
-    dxpad = xp.zeros(padded_shape, dtype=dcols.dtype, device=device(dcols))
     for i, j, rows, columns in _offsets(kh, kw, stride, OH, OW):
-        dxpad[:, :, rows, columns] += dcols[:, :, i, j, :, :]
-    return dxpad
+        dxpad[images, :, rows, columns] += dcols[:, :, i, j, :, :]
 
 
 def conv2d_forward(x: Any, W: Any, b: Any | None, stride: int = 1, padding: int = 0) -> tuple[Any, tuple]:
@@ -218,12 +215,12 @@ def conv2d_backward(dout: Any, cache: tuple) -> tuple[Any, Any, Any]:
     db = xp.sum(xp.sum(dout, axis=2), axis=0) if has_bias else None  # inner axis first: contiguous
     W_flat = xp.reshape(W, (F, C * kh * kw))
     dW = xp.zeros(W_flat.shape, dtype=dout.dtype, device=device(dout))
-    dxpad = xp.empty(xpad.shape, dtype=dout.dtype, device=device(dout))
+    dxpad = xp.zeros(xpad.shape, dtype=dout.dtype, device=device(dout))
     for images in _chunks(N, C * kh * kw * OH * OW):
         cols = _im2col(xpad[images, ...], kh, kw, stride, OH, OW)   # rebuilt, not kept: see the top
         dW += xp.sum(dout[images, ...] @ xp.permute_dims(cols, (0, 2, 1)), axis=0)   # Σ_n dout_n · cols_nᵀ
         dcols = W_flat.T @ dout[images, ...]                          # (n, C·kh·kw, OH·OW)
-        dxpad[images, ...] = _col2im(dcols, (cols.shape[0], *xpad.shape[1:]), kh, kw, stride, OH, OW)
+        _col2im(dcols, dxpad, images, kh, kw, stride, OH, OW)
     return _unpad(dxpad, padding), xp.reshape(dW, W.shape), db
 
 

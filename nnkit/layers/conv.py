@@ -15,16 +15,12 @@ Array = Any
 __all__ = ["Conv2D", "MaxPool2D", "AvgPool2D", "Flatten"]
 
 
-def _layer_name(layer: Module) -> str:
-    return f"{type(layer).__name__}({layer.extra_repr()})"
-
-
 def _check_images(layer: Module, x: Array, channels: int | None = None) -> None:
     """Raise a student-friendly error unless x is a batch of images (N, C, H, W) with C = channels."""
     expected = f"(N, {channels if channels is not None else 'C'}, H, W)"
     layer._check_input(x, ndim=4, expected=expected)
     if channels is not None and x.shape[1] != channels:
-        raise ValueError(f"{_layer_name(layer)} expects {channels} input channel(s), shape {expected}, "
+        raise ValueError(f"{layer._layer_name()} expects {channels} input channel(s), shape {expected}, "
                          f"got shape {tuple(x.shape)}. Check in_channels against the previous layer's "
                          f"out_channels (or the image's colour channels).")
 
@@ -35,7 +31,7 @@ def _check_fits(layer: Module, x: Array, kernel: tuple[int, int], stride: int, p
         try:
             F.conv_output_size(size, k, stride, padding)
         except ValueError as exc:
-            raise ValueError(f"{_layer_name(layer)} cannot slide over input of shape {tuple(x.shape)} "
+            raise ValueError(f"{layer._layer_name()} cannot slide over input of shape {tuple(x.shape)} "
                              f"along its {axis}. {exc}") from None
 
 

@@ -114,7 +114,7 @@ class Embedding(Module):
         self.W = Parameter(initializers.normal(1.0)(num_embeddings, dim, dtype=dtype))
 
     def forward(self, idx: Array) -> Array:
-        name = f"{type(self).__name__}({self.extra_repr()})"
+        name = self._layer_name()
         if not backend.is_array(idx):
             raise TypeError(f"{name} expects an integer array of token indices, got {type(idx).__name__}. "
                             "Wrap it with nnkit.asarray(...).")
