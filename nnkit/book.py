@@ -69,7 +69,8 @@ def _offline(page: str) -> str:
 
 def _relink(page: str) -> str:
     """Point links between notebooks at the matching pages (the book mirrors the folders)."""
-    return re.sub(r'href="([^":#]+)\.ipynb(#[^"]*)?"', lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', page)
+    return re.sub(r'href="([^":#]+)\.ipynb(#[^"]*)?"',
+                  lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', page)
 
 
 def _nav(prev: tuple[str, str] | None, nxt: tuple[str, str] | None) -> str:
@@ -109,23 +110,26 @@ def build(out: pathlib.Path, root: pathlib.Path = pathlib.Path(".")) -> list[pat
         prev = entries[i - 1][:2] if i > 0 else None
         nxt = entries[i + 1][:2] if i + 1 < len(entries) else None
         nav = _nav(prev, nxt)
-        body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
+        opening = re.search(r"<body[^>]*>", body).end()
+        body = body[:opening] + nav + body[opening:]
         body = body.replace("</head>", STYLE + "</head>", 1).replace("</body>", nav + "</body>", 1)
         body = _offline(_relink(body))
         target = out / page
         target.write_text(body, encoding="utf-8")
         pages.append(target)
 
-    chapters = "".join(f'<li><a href="{p}">{html.escape(t)}</a></li>' for p, t, _ in entries if p.startswith("notebooks/"))
-    sheets = "".join(f'<li><a href="{p}">{html.escape(t)}</a></li>' for p, t, _ in entries
-                     if p.startswith("exercises/"))
+    def contents(folder: str) -> str:
+        return "".join(f'<li><a href="{p}">{html.escape(t)}</a></li>' for p, t, _ in entries
+                       if p.startswith(folder))
+
     index = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Neural networks: the course"
-             f"</title>{STYLE}</head><body style='font-family: sans-serif; max-width: 46em; margin: 2em auto'>"
+             f"</title>{STYLE}</head>"
+             "<body style='font-family: sans-serif; max-width: 46em; margin: 2em auto'>"
              "<h1>Neural networks, from one neuron to CNNs and RNNs</h1>"
              "<p>The executed chapters of the course, readable without Python. To run the code and use "
              "the interactive widgets, open the notebooks in JupyterLab (see README.md).</p>"
-             f"<h2>Chapters</h2><ol start='0'>{chapters}</ol>"
-             f"<h2>Exercises</h2><ul>{sheets}</ul></body></html>")
+             f"<h2>Chapters</h2><ol start='0'>{contents('notebooks/')}</ol>"
+             f"<h2>Exercises</h2><ul>{contents('exercises/')}</ul></body></html>")
     (out / "index.html").write_text(index, encoding="utf-8")
     return [out / "index.html", *pages]
 

@@ -10,7 +10,8 @@ input and *adds* the gradients of its own parameters into ``param.grad``. Assign
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from . import backend
 

@@ -94,7 +94,7 @@ def lab(tmp_path_factory):
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
          "--allow-root",
-         f"--ServerApp.root_dir={work / 'notebooks'}", "--FileCheckpoints.checkpoint_dir=" + str(home / "ckpt")],
+         f"--ServerApp.root_dir={work / 'notebooks'}", f"--FileCheckpoints.checkpoint_dir={home / 'ckpt'}"],
         cwd=work / "notebooks", env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -104,8 +104,11 @@ def lab(tmp_path_factory):
                 break
             except OSError:
                 if server.poll() is not None:
-                    raise RuntimeError(f"JupyterLab exited: {(home / 'server.log').read_text()[-2000:]}")
+                    log_tail = (home / "server.log").read_text()[-2000:]
+                    raise RuntimeError(f"JupyterLab exited: {log_tail}") from None
                 time.sleep(0.5)
+        else:
+            raise RuntimeError(f"JupyterLab did not answer on {url} within 60 s")
         yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # the server and the kernels it started
@@ -244,7 +247,8 @@ def test_the_book_renders_maths_offline(book, browser):
     heaviest = max(chapter_pages, key=lambda p: p.read_text(encoding="utf-8").count("$"))
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     outside = []
-    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:", "about:")) else None)
+    local = (url, "data:", "about:")
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(local) else None)
     try:
         page.goto(f"{url}/{heaviest.relative_to(out).as_posix()}")
         page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"

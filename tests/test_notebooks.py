@@ -30,7 +30,8 @@ def _code_cells(path: pathlib.Path) -> list[dict]:
 def test_stored_outputs_are_complete_and_error_free(path):
     cells = _code_cells(path)
     unrun = [i for i, c in enumerate(cells) if c.get("execution_count") is None]
-    errors = [i for i, c in enumerate(cells) if any(o["output_type"] == "error" for o in c.get("outputs", []))]
+    errors = [i for i, c in enumerate(cells)
+              if any(o["output_type"] == "error" for o in c.get("outputs", []))]
     assert not unrun, f"{path.name}: code cells {unrun} have no stored run; execute the notebook in place"
     assert not errors, f"{path.name}: code cells {errors} store an error output"
     counts = [c["execution_count"] for c in cells]

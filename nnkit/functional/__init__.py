@@ -28,22 +28,6 @@ from .activations import (
     step,
     tanh,
 )
-from .dense import dropout_backward, dropout_forward, linear_backward, linear_forward
-from .losses import (
-    bce_backward,
-    bce_forward,
-    bce_with_logits_backward,
-    bce_with_logits_forward,
-    cross_entropy_backward,
-    cross_entropy_forward,
-    l1_backward,
-    l1_forward,
-    mse_backward,
-    mse_forward,
-    nll_backward,
-    nll_forward,
-    one_hot,
-)
 from .conv import (
     avgpool2d_backward,
     avgpool2d_forward,
@@ -59,6 +43,22 @@ from .conv import (
     maxpool2d_forward,
     maxpool2d_naive_backward,
     maxpool2d_naive_forward,
+)
+from .dense import dropout_backward, dropout_forward, linear_backward, linear_forward
+from .losses import (
+    bce_backward,
+    bce_forward,
+    bce_with_logits_backward,
+    bce_with_logits_forward,
+    cross_entropy_backward,
+    cross_entropy_forward,
+    l1_backward,
+    l1_forward,
+    mse_backward,
+    mse_forward,
+    nll_backward,
+    nll_forward,
+    one_hot,
 )
 from .recurrent import (
     embedding_backward,

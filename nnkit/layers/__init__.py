@@ -18,6 +18,6 @@ from .activations import (
     Step,
     Tanh,
 )
-from .dense import Dropout, Linear
 from .conv import AvgPool2D, Conv2D, Flatten, MaxPool2D
+from .dense import Dropout, Linear
 from .recurrent import GRU, LSTM, RNN, Embedding
