@@ -33,7 +33,7 @@ import numpy as np
 __all__ = [
     "BackendError", "Backend", "set_backend", "use_backend", "get_backend", "xp",
     "namespace", "asarray", "to_numpy", "is_array", "seed", "rng", "randn", "rand",
-    "permutation", "default_dtype", "set_default_dtype", "use_dtype", "backend_info",
+    "permutation", "seeded", "default_dtype", "set_default_dtype", "use_dtype", "backend_info",
     "BACKEND_NAMES", "float_dtype", "dtype_name", "set_print_precision", "host_xp",
 ]
 
@@ -307,6 +307,22 @@ def seed(n: int) -> None:
     """Reseed nnkit's host random generator: every backend then sees the same numbers."""
     global _rng
     _rng = np.random.default_rng(n)
+
+
+@contextlib.contextmanager
+def seeded(n: int) -> Iterator[None]:
+    """``with seeded(n): ...`` draws from a generator seeded with n inside the block.
+
+    Afterwards nnkit's random stream goes on exactly where it was, so a demo that trains its
+    own model leaves the rest of a notebook's random numbers alone.
+    """
+    global _rng
+    outer = _rng
+    _rng = np.random.default_rng(n)
+    try:
+        yield
+    finally:
+        _rng = outer
 
 
 def rng(seed: int | None = None) -> np.random.Generator:

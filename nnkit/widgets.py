@@ -349,15 +349,11 @@ def train_small_mlp(X: Any, y: Any, lr: float, batch_size: int = 32, epochs: int
 
     X_host, y_host = backend.to_numpy(X), backend.to_numpy(y).reshape(-1)
     classes = int(backend.namespace(y_host).max(y_host)) + 1
-    saved = backend.rng().bit_generator.state
-    backend.seed(seed)
-    try:
+    with backend.seeded(seed):
         model = Sequential(Linear(X_host.shape[1], hidden, init=normal(sigma)), Tanh(),
                            Linear(hidden, classes, init=normal(sigma)))
         history = fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=lr), (X_host, y_host),
                       epochs=epochs, batch_size=batch_size, progress=False)
-    finally:
-        backend.rng().bit_generator.state = saved
     return model, history
 
 
@@ -453,17 +449,13 @@ def train_activation_net(X: Any, y: Any, activation: str, hidden: tuple[int, ...
         raise KeyError(f"no activation called {activation!r}; choose one of {sorted(ACTIVATION_LAYERS)}.")
     X_host, y_host = backend.to_numpy(X), backend.to_numpy(y).reshape(-1)
     sizes = [X_host.shape[1], *hidden, int(backend.namespace(y_host).max(y_host)) + 1]
-    saved = backend.rng().bit_generator.state
-    backend.seed(seed)
-    try:
+    with backend.seeded(seed):
         modules: list[Any] = []
         for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1], strict=True):
             modules += [Linear(fan_in, fan_out, init=init), ACTIVATION_LAYERS[activation](**params)]
         model = Sequential(*modules, Linear(sizes[-2], sizes[-1], init=init))
         history = fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=lr), (X_host, y_host),
                       epochs=epochs, batch_size=batch_size, progress=False)
-    finally:
-        backend.rng().bit_generator.state = saved
     return model, history
 
 

@@ -130,9 +130,7 @@ def memory_task_accuracy(cell: str, steps: int, forget_bias: float | None = None
         raise ValueError("forget_bias is a setting of the LSTM only")
     train = remember_the_first(n_train, steps, symbols, seed=seed)
     test = remember_the_first(n_test, steps, symbols, seed=seed + 1)
-    saved = backend.rng().bit_generator.state
-    backend.seed(seed)
-    try:
+    with backend.seeded(seed):
         recurrent = cells[cell](symbols, hidden, return_sequences=False)
         if forget_bias is not None:
             recurrent.b.data[hidden:2 * hidden] = forget_bias      # gate order (i, f, o, g)
@@ -140,5 +138,3 @@ def memory_task_accuracy(cell: str, steps: int, forget_bias: float | None = None
         fit(model, CrossEntropyLoss(), Adam(model.parameters(), lr=lr), train, epochs=epochs, batch_size=50,
             progress=False)
         return float(evaluate(model, CrossEntropyLoss(), *test)[1])
-    finally:
-        backend.rng().bit_generator.state = saved
