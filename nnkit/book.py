@@ -128,7 +128,7 @@ def build(out: pathlib.Path, root: pathlib.Path = pathlib.Path(".")) -> list[pat
              "<h1>Neural networks, from one neuron to CNNs and RNNs</h1>"
              "<p>The executed chapters of the course, readable without Python. To run the code and use "
              "the interactive widgets, open the notebooks in JupyterLab (see README.md).</p>"
-             f"<h2>Chapters</h2><ol start='0'>{contents('notebooks/')}</ol>"
+             f"<h2>Chapters</h2><ul>{contents('notebooks/')}</ul>"
              f"<h2>Exercises</h2><ul>{contents('exercises/')}</ul></body></html>")
     (out / "index.html").write_text(index, encoding="utf-8")
     return [out / "index.html", *pages]
