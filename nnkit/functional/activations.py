@@ -30,7 +30,8 @@ Array = Any
 
 __all__ = [
     "Activation", "ACTIVATIONS", "identity", "step", "sigmoid", "tanh", "hard_tanh", "softsign",
-    "relu", "leaky_relu", "elu", "softplus", "gaussian", "softmax", "log_softmax", "softmax_forward",
+    "relu", "leaky_relu", "elu", "softplus", "gelu", "silu", "gaussian", "softmax", "log_softmax",
+    "softmax_forward",
     "softmax_backward", "log_softmax_forward", "log_softmax_backward", "softmax_jacobian",
 ]
 
@@ -124,7 +125,7 @@ def tanh(x: Array) -> Array:
 @activation(derivative=lambda x, y: _indicator(backend.namespace(x).abs(x) < 1, x))
 def hard_tanh(x: Array) -> Array:
     """tanh's piecewise-linear cousin: x clipped to [−1, 1]; slope 1 inside, 0 outside."""
-    return backend.namespace(x).clip(x, -1, 1)
+    return backend.namespace(x).clip(x, -1.0, 1.0)
 
 
 @activation(derivative=lambda x, y: (1 - backend.namespace(y).abs(y)) ** 2)
@@ -157,6 +158,34 @@ def softplus(x: Array) -> Array:
     """log(1 + eˣ), a smooth ReLU whose derivative is σ(x); stable: max(x, 0) + log(1 + e^(−|x|))."""
     xp = backend.namespace(x)
     return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+_GELU_C = (2 / 3.141592653589793) ** 0.5     # sqrt(2/π)
+
+
+def _gelu_slope(x: Array, y: Array) -> Array:
+    """GELU' for the tanh form: ½(1 + tanh u) + ½x(1 − tanh² u)·u', u = √(2/π)(x + 0.044715x³)."""
+    t = backend.namespace(x).tanh(_GELU_C * (x + 0.044715 * x * x * x))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GELU_C * (1 + 3 * 0.044715 * x * x)
+
+
+@activation(derivative=_gelu_slope)
+def gelu(x: Array) -> Array:
+    """x·Φ(x) in its tanh form ½x(1 + tanh(√(2/π)(x + 0.044715x³))), as GELU(approximate="tanh") in PyTorch.
+
+    A smooth ReLU with a small dip below 0 (minimum about −0.17 near x = −0.75); the activation of
+    BERT and GPT. Φ is the standard normal CDF; the tanh form differs from x·Φ(x) by less than 1e-3.
+    """
+    return 0.5 * x * (1 + backend.namespace(x).tanh(_GELU_C * (x + 0.044715 * x * x * x)))
+
+
+@activation(derivative=lambda x, y: sigmoid(x) * (1 + x * (1 - sigmoid(x))))
+def silu(x: Array) -> Array:
+    """x·σ(x), also called swish: a smooth ReLU with a dip (minimum about −0.28 at x ≈ −1.28).
+
+    f' = σ(x)·(1 + x(1 − σ(x))).
+    """
+    return x * sigmoid(x)
 
 
 @activation(derivative=lambda x, y: -2 * x * y)
