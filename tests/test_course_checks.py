@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 import nnkit
@@ -65,3 +66,53 @@ def test_dtype_and_exact_checks():
     message = _fails(check_equal, [0, 1, 0], [0, 1, 1], name="predictions")
     assert re.fullmatch(r"predictions: 1 of 3 values differ; the first at index \(2,\): expected 1, got 0\.",
                         message)
+
+
+def test_call_names_an_argument_changed_in_place_and_keeps_the_callers_array():
+    from nnkit.course import call
+
+    def gradient_step(w, grad, lr):
+        w -= lr * grad
+        return w
+
+    w = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(AssertionError, match="modified its input `w` in place"):
+        call(gradient_step, w, np.ones(3), lr=0.5)
+    assert w.tolist() == [1.0, 2.0, 3.0]
+    state = {"m": np.zeros(2)}
+
+    def update(state, grad):
+        state["m"] += grad
+        return state
+
+    call(update, state, np.ones(2), may_change=("state",))
+    assert state["m"].tolist() == [1.0, 1.0]
+    with pytest.raises(AssertionError, match="`state` in place"):
+        call(update, {"m": np.zeros(2)}, np.ones(2))
+
+
+def test_call_turns_a_shape_error_into_one_sentence_with_the_shapes():
+    from nnkit.course import call
+
+    def affine(x, W, b):
+        return x @ W.T + b
+
+    with pytest.raises(AssertionError, match=r"affine\(x \(4, 3\), W \(3, 2\), b \(2,\)\) raised ValueError.*"
+                                             r"matrix product"):
+        call(affine, np.ones((4, 3)), np.ones((3, 2)), np.zeros(2))
+    assert call(lambda x: 2 * x, np.arange(3.0)).tolist() == [0.0, 2.0, 4.0]
+
+
+@pytest.mark.parametrize(("value", "kind", "message"), [
+    (2.0, int, "int expected, got float. Use //"),
+    ([1, 2], np.ndarray, "ndarray expected, got list"),
+    (np.ones(2), float, "return one number"),
+    (None, int, "forget to `return`"),
+    (True, int, "got the bool True"),
+])
+def test_check_type_says_which_type_came_back(value, kind, message):
+    from nnkit.course import check_type
+
+    with pytest.raises(AssertionError, match=re.escape(message)):
+        check_type(value, kind, name="n")
+    check_type(np.int64(3), int, name="a NumPy integer counts as an int")

@@ -25,12 +25,11 @@ from nnkit.course.build import (
     make_exercise,
     read,
     stub,
-    tag_name,
     tagged_cells,
     with_answer,
     wrong_answers,
 )
-from nnkit.course.grade import grading_notebook
+from nnkit.course.grade import grading_cells, parse_submission
 from nnkit.course.verify import problems, run_variants
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,14 +157,16 @@ def test_build_writes_reports_stale_files_and_removes_orphans(tmp_path):
 
 def test_grading_swaps_in_only_the_students_solution_cells():
     other = _cell("def g():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION", "solution:g")
-    solution = _notebook(SOLVED, CHECK, other)
+    solution = _notebook(SOLVED, other, CHECK, _cell("print('after the last check')"))
     submission = copy.deepcopy(make_exercise(solution))
     submission.cells[0].source = "def f(x):\n    return x + x"
-    submission.cells[1].source = "assert True"
-    del submission.cells[2]
+    submission.cells[2].source = "assert True"
+    del submission.cells[1]
     submission.cells.append(_cell("print('scratch')"))
-    merged, missing = grading_notebook(solution, submission)
-    assert [c.source for c in merged.cells[:2]] == ["def f(x):\n    return x + x", CHECK.source]
-    assert missing == ["g"] and "raise NotImplementedError" in merged.cells[2].source
-    assert len(merged.cells) == 3 and tag_name(merged.cells[1], "check") == "f"
-    assert "wrong_answers" not in merged.cells[0].metadata.get("course", {})
+    theirs, problem, notes = parse_submission(dumps(submission).encode(), solution)
+    assert (theirs, problem, notes) == ({"f": "def f(x):\n    return x + x"}, "", [])
+    cells, missing = grading_cells(solution, theirs)
+    assert [(c["kind"], c["name"]) for c in cells] == [("solution", "f"), ("solution", "g"), ("check", "f")]
+    assert cells[0]["source"] == "def f(x):\n    return x + x" and cells[2]["source"] == CHECK.source
+    assert missing == ["g"] and "raise NotImplementedError" in cells[1]["source"]
+    assert cells[0]["defines"] == ["f"] and cells[1]["defines"] == ["g"]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m nnkit.course build | verify | grade | bench`` (``--help`` on each)."""
+"""Command line: ``python -m nnkit.course build | verify | grade | bench | store`` (``--help`` on each)."""
 
 from __future__ import annotations
 
@@ -45,35 +45,55 @@ def _limits(args: argparse.Namespace):
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from .grade import find_chapter, grade_folder, write_reports
+    from .grade import find_chapter, grade_folder, sandbox_summary, shown, write_reports
 
     solution = find_chapter(args.chapter, args.solutions)
-    grades = grade_folder(solution, args.submissions, jobs=args.jobs, limits=_limits(args))
-    gradebook = write_reports(grades, args.out)
-    width = max(len(grade.student) for grade in grades)
+    grades, skipped = grade_folder(solution, args.submissions, jobs=args.jobs, limits=_limits(args),
+                                   unsandboxed=args.unsafe_no_sandbox)
+    gradebook = write_reports(grades, args.out, skipped)
+    width = max(len(shown(grade.student)) for grade in grades)
     for grade in grades:
-        print(f"  {grade.student:<{width}}  {grade.total:>3} / {grade.max_points:<3}  {grade.status}")
-    print(f"graded {len(grades)} submission(s) of {solution.stem}: "
-          f"see {gradebook} and {args.out / 'feedback'}/")
+        print(f"  {shown(grade.student):<{width}}  {grade.total:>3} / {grade.max_points:<3}  "
+              f"{shown(grade.status)}")
+    for name, why in skipped:
+        print(f"  skipped {shown(name)}: {why}")
+    print(f"sandbox: {sandbox_summary(args.unsafe_no_sandbox)}")
+    print(f"graded {len(grades)} submission(s) of {solution.stem}"
+          + (f", skipped {len(skipped)} other file(s)" if skipped else "")
+          + f": see {gradebook}, {args.out / 'feedback'}/ (for students) and {args.out / 'logs'}/ (for you)")
     return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
     from .grade import benchmark, find_chapter
 
-    benchmark(find_chapter(args.chapter, args.solutions), args.n, jobs=args.jobs, limits=_limits(args))
+    benchmark(find_chapter(args.chapter, args.solutions), args.n, jobs=args.jobs, limits=_limits(args),
+              unsandboxed=args.unsafe_no_sandbox)
+    return 0
+
+
+def _store(args: argparse.Namespace) -> int:
+    from ..notebook import store
+
+    store(args.paths, timeout=args.timeout)
     return 0
 
 
 def _add_limits(command: argparse.ArgumentParser) -> None:
+    from .grade import UNSAFE_OPTION
+
     command.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPUs)")
     command.add_argument("--cell-timeout", type=float, default=60, help="seconds per cell (default: 60)")
     command.add_argument("--wall-timeout", type=float, default=900,
                          help="seconds per submission in all (default: 900)")
     command.add_argument("--memory-mb", type=int, default=4096,
-                         help="address-space limit per process, MiB (default: 4096)")
+                         help="address space per process and, where cgroups are writable (root), "
+                              "memory of a submission's processes together, MiB (default: 4096)")
     command.add_argument("--cpu-seconds", type=int, default=600,
                          help="CPU-time limit per process, seconds (default: 600)")
+    command.add_argument(UNSAFE_OPTION, action="store_true",
+                         help="where no sandbox can run (no bubblewrap), grade anyway: the students' code "
+                              "then runs as your user and can read and change your files and use the network")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--n", type=int, default=20, help="number of submissions (default: 20)")
     _add_limits(command)
     command.set_defaults(run=_bench)
+
+    command = commands.add_parser("store", help="execute notebooks in place as a student's fresh install "
+                                  "runs them (no CuPy, NNKIT_BACKEND unset, BLAS on one thread)")
+    command.add_argument("paths", nargs="+", help="notebooks to execute and store, e.g. notebooks/04_*.ipynb")
+    command.add_argument("--timeout", type=int, default=600, help="seconds per cell (default: 600)")
+    command.set_defaults(run=_store)
 
     args = parser.parse_args(argv)
     try:

@@ -9,11 +9,12 @@ or nested lists.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from .. import backend
 
-__all__ = ["check_close", "check_dtype", "check_equal", "check_scalar", "check_shape"]
+__all__ = ["call", "check_close", "check_dtype", "check_equal", "check_scalar", "check_shape", "check_type"]
 
 
 def _passed(name: str) -> None:
@@ -155,4 +156,114 @@ def check_dtype(actual: Any, dtype: str, name: str = "result") -> None:
     if got != dtype:
         hint = " Integer division (//) or integer inputs give integers." if "int" in got else ""
         _fail(name, f"dtype {dtype} expected, got {got}.{hint}")
+    _passed(name)
+
+
+def _copy(value: Any) -> Any:
+    """A pristine copy of an argument: arrays and containers of them; anything else as it is."""
+    if backend.is_array(value) or hasattr(value, "__array_interface__"):
+        return backend.namespace(value).asarray(value, copy=True)
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_copy(item) for item in value)
+    return value
+
+
+def _same(before: Any, after: Any) -> bool:
+    """Whether an argument still holds what it held before the call (NaNs equal to NaNs)."""
+    if backend.is_array(before) or hasattr(before, "__array_interface__"):
+        old, new = backend.to_numpy(before), backend.to_numpy(after)
+        if old.shape != new.shape or old.dtype != new.dtype:
+            return False
+        both_nan = (old != old) & (new != new)
+        return bool(((old == new) | both_nan).all())
+    if isinstance(before, dict):
+        return isinstance(after, dict) and before.keys() == after.keys() and all(
+            _same(before[key], after[key]) for key in before)
+    if isinstance(before, list | tuple):
+        return type(after) is type(before) and len(after) == len(before) and all(map(_same, before, after))
+    return True
+
+
+def _describe(arguments: dict[str, Any]) -> str:
+    shapes = [f"{name} {tuple(value.shape)}" for name, value in arguments.items() if hasattr(value, "shape")]
+    return ", ".join(shapes)
+
+
+def _likely_cause(exc: Exception, arguments: dict[str, Any]) -> str:
+    message = str(exc)
+    shapes = _describe(arguments)
+    if isinstance(exc, ValueError) and any(word in message for word in ("matmul", "shapes", "broadcast")):
+        return (f"the shapes do not line up (your inputs: {shapes}). Write down each array's shape and "
+                "check the order of every matrix product (x @ W, batch first) and any transpose.")
+    if isinstance(exc, IndexError):
+        return f"an index is out of range for its axis (your inputs: {shapes}): check loop bounds and axes."
+    if isinstance(exc, TypeError) and "NoneType" in message:
+        return "something is None: did a helper you wrote forget to `return` its result?"
+    return "read the traceback above for the line in your code where it happened."
+
+
+def call(function: Any, *args: Any, may_change: tuple[str, ...] = (), **kwargs: Any) -> Any:
+    """Call a student's ``function`` the way every check should, and return what it returns.
+
+    The function gets copies of the arguments, so the caller's arrays stay as they were for
+    references and later checks. An argument the function changed in place fails the check
+    with its name ("your function modified its input `w` in place; ..."), unless it is named
+    in ``may_change`` (state an exercise asks to update in place). An exception inside the
+    student's code fails the check with the call, the exception and its likely cause.
+    """
+    names = [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
+    try:  # the parameters' own names where the signature says them (a proxy may take *args)
+        positional = [p.name for p in inspect.signature(function).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        names[:min(len(args), len(positional))] = positional[:len(args)]
+    except (TypeError, ValueError):  # no signature to read
+        pass
+    pristine = dict(zip(names, map(_copy, list(args) + list(kwargs.values())), strict=True))
+    given = {name: value if name in may_change else _copy(value)
+             for name, value in zip(names, list(args) + list(kwargs.values()), strict=True)}
+    values = list(given.values())
+    label = getattr(function, "__name__", "your function")
+    try:
+        result = function(*values[:len(args)], **dict(zip(kwargs, values[len(args):], strict=True)))
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        shown = _describe(pristine)
+        raise AssertionError(f"{label}({shown}) raised {type(exc).__name__}: {exc}. Likely cause: "
+                             + _likely_cause(exc, pristine)) from exc
+    for name, value in zip(names, values, strict=True):
+        if name not in may_change and not _same(pristine[name], value):
+            _fail(label, f"your function modified its input `{name}` in place; leave the inputs "
+                         "unchanged and return a new array instead (e.g. `w = w - ...`, not `w -= ...`).")
+    return result
+
+
+def check_type(actual: Any, kind: type | tuple[type, ...], name: str = "result") -> None:
+    """Check that ``actual`` is an instance of ``kind`` (e.g. ``int``; ``(list, tuple)``).
+
+    An array where a number is expected, a float where an int is, a list where an array is:
+    each gets a sentence that names both types.
+    """
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    wanted = " or ".join(k.__name__ for k in kinds)
+    if actual is None:
+        _fail(name, f"got None; {wanted} expected. Did you forget to `return` the result?")
+    if isinstance(actual, bool) and bool not in kinds:
+        _fail(name, f"{wanted} expected, got the bool {actual}.")
+    numpy_integer = hasattr(actual, "dtype") and getattr(actual, "ndim", 1) == 0 and actual.dtype.kind in "iu"
+    if int in kinds and numpy_integer:
+        _passed(name)  # a NumPy integer (e.g. from // on NumPy numbers) is an int
+        return
+    if not isinstance(actual, kinds):
+        got = type(actual).__name__
+        hint = ""
+        if int in kinds and isinstance(actual, float):
+            hint = " Use // for integer division, or int(...) where the result must be whole."
+        elif hasattr(actual, "shape") and (int in kinds or float in kinds):
+            hint = f" You returned an array of shape {tuple(actual.shape)}; return one number (float(...))."
+        elif isinstance(actual, list):
+            hint = " Convert it with np.asarray(...)."
+        _fail(name, f"{wanted} expected, got {got}.{hint}")
     _passed(name)

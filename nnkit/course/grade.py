@@ -1,48 +1,58 @@
 """Grade students' notebooks against a chapter's solution notebook.
 
-For each submission: take the instructor's solution notebook, swap in only the student's
-``solution:*`` cells (a missing one is graded as the blank stub; edited or deleted check
-cells change nothing), run it in the sandbox (:mod:`nnkit.course.sandbox`) under
-``pytest --nbval-lax``, and score each ``check:*`` cell: its points if it ran without an
-exception, else 0. Submissions run in parallel, each in its own process and folder; the
-gradebook and the feedback files are written only after every run has ended.
+1. Snapshot: every entry of the submissions folder is read once, before any code runs:
+   regular ``*.ipynb`` files (any case) up to :data:`MAX_FILE_BYTES`; everything else
+   (hidden files, other names, links, FIFOs, devices, folders) is skipped and named.
+2. For each submission, only the student's ``solution:*`` cells are taken (outputs are never
+   read; a missing cell is graded as the blank stub; of duplicates, the last one that is not
+   the blank stub) and put into the instructor's solution notebook.
+3. A referee process (:mod:`nnkit.course.referee`) runs that notebook: the instructor's cells
+   in its own trusted namespace, the student's cells in a sandboxed process
+   (:mod:`nnkit.course.sandbox`), calling the student's functions through plain-data
+   proxies. A check scores its points only when the referee saw it run without an exception.
+4. Submissions are graded ``jobs`` at a time, each under a wall-clock limit; the gradebook,
+   the feedback and the instructor's logs are written only after every run has ended.
 """
 
 from __future__ import annotations
 
-import copy
+import ast
+import contextlib
 import csv
-import hashlib
 import io
+import json
 import os
-import re
+import stat
+import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import nbformat
 from tqdm.auto import tqdm
 
-from .build import META, dumps, make_exercise, points, read, stub, tag_name, tagged_cells, wrong_answers
-from .sandbox import DEFAULT_LIMITS, Janitor, Limits, Run, run_notebook
+from .build import dumps, make_exercise, points, read, stub, tag_name, wrong_answers
+from .sandbox import DEFAULT_LIMITS, Limits, limits_per_submission, remove_cgroups, sandbox_problem
 
-__all__ = ["GradingError", "CheckResult", "Grade", "find_chapter", "grading_notebook", "grade_notebooks",
-           "grade_folder", "write_reports", "benchmark"]
+__all__ = ["GradingError", "CheckResult", "Grade", "Submission", "find_chapter", "snapshot",
+           "parse_submission", "grading_cells", "run_referee", "grade_submissions", "grade_folder",
+           "write_reports", "shown", "sandbox_summary", "benchmark", "UNSAFE_OPTION"]
 
-MAX_NOTEBOOK_BYTES = 20 << 20
+MAX_FILE_BYTES = 256 << 20        # a submitted file, outputs included
+MAX_CODE_BYTES = 20 << 20         # a submission's code cells, outputs stripped
+UNSAFE_OPTION = "--unsafe-no-sandbox"
 _MESSAGE_LIMIT = 1500
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_REVIEW = re.compile(r"nnkit\.course|\bcheck_\w+\s*=|sys\.modules|builtins|__import__|ctypes|subprocess|"
-                     r"os\.system|os\._exit|import signal|signal\.|/proc/|\.ipynb|\bopen\(")
+_LOG_LIMIT = 64 << 10
 _SIGNALS = {"signal SIGXCPU": "the CPU-time limit", "signal SIGXFSZ": "the file-size limit",
             "signal SIGKILL": "killed, e.g. out of memory", "signal SIGSEGV": "a crash"}
 
 
 class GradingError(ValueError):
-    """The grading job itself cannot start (no such chapter, no submissions)."""
+    """The grading job itself cannot start (no such chapter, no submissions, no sandbox)."""
 
 
 @dataclass
@@ -61,7 +71,7 @@ class CheckResult:
 
 @dataclass
 class Grade:
-    """One student's result: every check, a status line for the gradebook, pytest's log tail."""
+    """One student's result: every check, a status line for the gradebook, the instructor's log."""
 
     student: str
     checks: list[CheckResult]
@@ -77,6 +87,16 @@ class Grade:
         return sum(check.points for check in self.checks)
 
 
+@dataclass
+class Submission:
+    """A submitted file as read once, before grading: its bytes, or why it is not graded."""
+
+    student: str
+    content: bytes | None
+    problem: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
 def find_chapter(chapter: str, solutions: Path) -> Path:
     """The solution notebook for ``chapter`` ("01", "01_single_neuron" or a path)."""
     if Path(chapter).is_file():
@@ -89,143 +109,288 @@ def find_chapter(chapter: str, solutions: Path) -> Path:
     return matches[0]
 
 
-def _read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str]:
-    """The submitted notebook, or (None, why it cannot be graded)."""
+def _read_regular(path: Path) -> tuple[bytes | None, str]:
+    """The bytes of the regular file ``path`` (never following a link, never blocking), or why not."""
     try:
-        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            return None, f"larger than {MAX_NOTEBOOK_BYTES >> 20} MiB"
-        text = path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, f"cannot be read as text ({type(exc).__name__})"
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        return None, f"cannot be opened ({exc.strerror})"
     try:
-        nb = nbformat.reads(text, as_version=4)
-    except Exception as exc:  # bad JSON, wrong structure, an old or unknown format: all mean "not a notebook"
-        return None, f"not a Jupyter notebook ({type(exc).__name__})"
-    if not isinstance(nb.get("cells"), list):
-        return None, "not a Jupyter notebook (no list of cells)"
-    return nb, ""
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file"
+        if info.st_size > MAX_FILE_BYTES:
+            return None, f"larger than {MAX_FILE_BYTES >> 20} MiB"
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            return None, f"larger than {MAX_FILE_BYTES >> 20} MiB"
+        return data, ""
+    finally:
+        os.close(fd)
 
 
-def grading_notebook(solution: dict, submission: dict) -> tuple[nbformat.NotebookNode, list[str]]:
-    """The solution notebook with the student's ``solution:*`` cells in place, and the names they lack."""
-    nb = copy.deepcopy(solution)
-    theirs = tagged_cells(submission, "solution")
-    missing = []
-    for cell in nb.cells:
+def _without_outputs(content: bytes | None) -> bytes | None:
+    """A notebook's bytes with its outputs and attachments dropped (what is kept in memory until
+    grading); unchanged when it is not a notebook (grading will say why)."""
+    try:
+        nb = json.loads(content)
+        for cell in nb["cells"]:
+            cell.pop("outputs", None)
+            cell.pop("attachments", None)
+        return json.dumps(nb).encode()
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError):
+        return content
+
+
+def snapshot(folder: Path) -> tuple[dict[str, Submission], list[tuple[str, str]]]:
+    """Read every submission in ``folder`` now: ({student: Submission}, [(skipped entry, why)]).
+
+    ``NAME.ipynb`` (any case) is student NAME. Hidden entries, other names, symbolic links,
+    FIFOs, devices and folders are skipped, each with the reason.
+    """
+    submissions, skipped = {}, []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        name = entry.name
+        if name.startswith("."):
+            skipped.append((name, "hidden file (its name starts with a dot)"))
+        elif not name.lower().endswith(".ipynb") or len(name) == len(".ipynb"):
+            skipped.append((name, "not a NAME.ipynb file"))
+        elif entry.is_symlink():
+            skipped.append((name, "a symbolic link (only regular files are graded)"))
+        elif not entry.is_file(follow_symlinks=False):
+            skipped.append((name, "not a regular file"))
+        else:
+            content, problem = _read_regular(Path(folder) / name)
+            content = _without_outputs(content)
+            if content is None and problem == "not a regular file":
+                skipped.append((name, problem))
+            else:
+                submissions[name[:-len(".ipynb")]] = Submission(name[:-len(".ipynb")], content, problem)
+    return submissions, skipped
+
+
+def _source(cell: dict) -> str | None:
+    source = cell.get("source")
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        return "".join(source)
+    return source if isinstance(source, str) else None
+
+
+def parse_submission(content: bytes, solution: dict) -> tuple[dict[str, str] | None, str, list[str]]:
+    """The student's solution cells ({name: source}), or (None, why it cannot be graded), and notes.
+
+    Outputs are dropped before the size limit applies. Of several cells with one tag, the last
+    that is not the blank stub counts (a note says so).
+    """
+    try:
+        nb = json.loads(content.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "cannot be read as text (UnicodeDecodeError)", []
+    except (ValueError, RecursionError) as exc:
+        return None, f"not a Jupyter notebook ({type(exc).__name__})", []
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        return None, "not a Jupyter notebook (no list of cells)", []
+    code = [c for c in nb["cells"] if isinstance(c, dict) and c.get("cell_type") == "code"
+            and isinstance(c.get("metadata", {}), dict)
+            and isinstance(c.get("metadata", {}).get("tags", []), list)]
+    if sum(len(_source(c) or "") for c in code) > MAX_CODE_BYTES:
+        return None, f"more than {MAX_CODE_BYTES >> 20} MiB of code", []
+    blanks = {name: stub(cell.source, name) for name, cell in
+              ((tag_name(c, "solution"), c) for c in solution.cells) if name}
+    found: dict[str, list[str]] = {}
+    for cell in code:
+        name, source = tag_name(cell, "solution"), _source(cell)
+        if name in blanks and source is not None:
+            found.setdefault(name, []).append(source)
+    chosen, notes = {}, []
+    for name, sources in found.items():
+        done = [s for s in sources if s.strip() != blanks[name].strip()]
+        chosen[name] = (done or sources)[-1]
+        if len(sources) > 1:
+            notes.append(f"solution:{name} appears {len(sources)} times: graded the last "
+                         f"{'one' if not done else 'one that is not the blank'}")
+    return chosen, "", notes
+
+
+def _defines(source: str) -> list[str]:
+    """The top-level functions (and classes) a solution cell defines."""
+    return [node.name for node in ast.parse(source).body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+
+
+def _parameters(source: str) -> dict[str, list[str]]:
+    """The positional parameter names of each top-level function a solution cell defines, so
+    that a proxy names an argument the way the exercise does (``call`` reports "`w` changed")."""
+    functions = [node for node in ast.parse(source).body
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return {node.name: [a.arg for a in node.args.posonlyargs + node.args.args] for node in functions}
+
+
+def grading_cells(solution: dict, theirs: Mapping[str, str]) -> tuple[list[dict], list[str]]:
+    """The referee's cells: the instructor's notebook with the student's solution sources in
+    place (a missing one becomes the blank stub), and the names of those missing.
+
+    Code cells after the last check cell are left out: they cannot change a score.
+    """
+    cells, missing = [], []
+    for cell in solution.cells:
         if cell.cell_type != "code":
             continue
-        cell.outputs, cell.execution_count = [], None
-        cell.metadata.get(META, {}).pop("wrong_answers", None)
-        name = tag_name(cell, "solution")
-        if name is None:
-            continue
-        source = theirs.get(name, {}).get("source")
-        if isinstance(source, str):
-            cell.source = source
-        else:
-            cell.source = stub(cell.source, name)
-            missing.append(name)
-    return nb, missing
-
-
-def _label(cell: dict, index: int) -> str:
-    """How the gradebook names a code cell: its tag, or its position."""
-    for kind in ("solution", "check"):
-        name = tag_name(cell, kind)
+        name, check = tag_name(cell, "solution"), tag_name(cell, "check")
         if name is not None:
-            return f"{kind}:{name}"
-    return f"code cell {index}"
+            if name not in theirs:
+                missing.append(name)
+            cells.append({"kind": "solution", "name": name, "defines": _defines(cell.source),
+                          "parameters": _parameters(cell.source),
+                          "source": theirs.get(name, stub(cell.source, name))})
+        else:
+            cells.append({"kind": "check" if check is not None else "other", "name": check,
+                          "source": cell.source})
+    last = max(i for i, cell in enumerate(cells) if cell["kind"] == "check")
+    return cells[:last + 1], missing
+
+
+def _label(record: dict) -> str:
+    if record["kind"] == "other":
+        return f"code cell {record['index']}"
+    return f"{record['kind']}:{record['name']}"
 
 
 def _clean(text: str) -> str:
-    text = _ANSI.sub("", text).strip()
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else "?" for ch in text).strip()
     return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + " …"
 
 
 def _failure(record: dict | None) -> str:
-    """Why a check cell did not pass, for the student's feedback."""
+    """Why a check did not pass, for the student's feedback (never the check's source)."""
     if record is None:
         return "not run: the run stopped before this cell (see the status)"
-    ename, evalue = record.get("error") or ("", "")
-    if "Kernel dead" in evalue:
-        return "not run: the kernel had died in an earlier cell"
-    if record.get("timed_out"):
-        return "timed out: this cell ran past the time limit"
-    if record.get("xfail") and not ename:
-        return "not run: an earlier cell timed out"
-    return _clean(f"{ename}: {evalue}" if ename else evalue or "failed")
+    if record["timed_out"]:
+        return "timed out: your code ran past the time limit in this cell"
+    if record["died"] and record["outcome"] == "not run":
+        return f"not run: your code's process {record['died']} in an earlier cell"
+    if record["died"]:
+        return f"failed: your code's process {record['died']} in this cell"
+    ename, evalue = record["error"] or ("", "failed")
+    text = f"{ename}: {evalue}" if ename else evalue
+    notes = "".join(f"\n(note: {m})" for m in record.get("mutated", [])[:5])
+    return _clean(text) + notes
 
 
-def _status(run: Run, cells: list[dict], limits: Limits) -> str:
-    """The gradebook's status word for a run: ok, timeout, kernel died, killed or crashed."""
-    for index, cell in enumerate(cells):
-        record = run.cells.get(index)
-        if record is None:
-            continue
-        kernel = record.get("kernel")
-        if record.get("phase") == "setup" and record.get("error") and not record.get("xfail"):
-            return "crashed: the kernel did not start (see the feedback file)"
-        if kernel and not (record.get("timed_out") and kernel == "signal SIGKILL"):
-            return f"kernel died in {_label(cell, index)} ({_SIGNALS.get(kernel, kernel)})"
-        if record.get("timed_out"):
-            return f"timeout in {_label(cell, index)} (over {limits.cell_timeout:g} s)"
-    if run.killed:
-        return f"killed: over the {limits.wall_timeout:g} s limit for a submission"
-    if not run.done:
-        return "crashed: the run ended early (see the feedback file)"
+def _status(records: list[dict], limits: Limits) -> str:
+    """The gradebook's status: ok, or what stopped the student's code (the first such cell)."""
+    for record in records:
+        if record["timed_out"]:
+            return f"timeout in {_label(record)} (over {limits.cell_timeout:g} s)"
+        if record["died"] and record["outcome"] != "not run":
+            why = record["died"]
+            for signal_name, meaning in _SIGNALS.items():
+                why = why.replace(signal_name, f"{signal_name}: {meaning}")
+            return f"kernel {why} in {_label(record)}"
     return "ok"
 
 
-def _notes(run: Run, cells: list[dict], missing: list[str], limits: Limits) -> list[str]:
-    """What else the instructor should know: missing cells, solution cells that raised, odd code."""
-    notes = []
-    if missing:
-        notes.append(f"missing {', '.join(f'solution:{name}' for name in missing)} (graded as blank)")
-    for index, cell in enumerate(cells):
-        label = _label(cell, index)
-        record = run.cells.get(index) or {}
-        ename = (record.get("error") or [""])[0]
+def _notes(records: list[dict], missing: list[str], notes: list[str], limits: Limits) -> list[str]:
+    out = [f"missing {', '.join(f'solution:{name}' for name in missing)} (graded as blank)"] * bool(missing)
+    out += notes
+    for record in records:
+        ename = (record["error"] or [""])[0]
         if ename == "MemoryError":
-            notes.append(f"{label} ran out of memory (limit {limits.memory_mb} MiB)")
-        elif (label.startswith("solution:") and re.fullmatch(r"\w{1,40}", ename)
-              and not record.get("xfail") and not record.get("timed_out")):
-            notes.append(f"{label} raised {ename}")
-        found = dict.fromkeys(_REVIEW.findall(cell.source)) if label.startswith("solution:") else {}
-        if found and label[len("solution:"):] not in missing:
-            notes.append(f"review {label}: it uses " + ", ".join(f"`{code}`" for code in found))
-    return notes
+            out.append(f"{_label(record)} ran out of memory (limit {limits.memory_mb} MiB)")
+        elif record["kind"] == "solution" and ename and record["name"] not in missing:
+            out.append(f"{_label(record)} raised {ename}")
+    return out
 
 
-def _score(student: str, nb: dict, missing: list[str], run: Run, limits: Limits) -> Grade:
-    cells = [cell for cell in nb.cells if cell.cell_type == "code"]
-    digests = {i: hashlib.sha256(cell.source.encode()).hexdigest() for i, cell in enumerate(cells)}
-    if any(digests.get(i) != digest for i, digest in run.digests.items()):
-        return _ungraded(nb, student, "tampered: the notebook changed on disk during grading; grade it again "
-                                      "with --jobs 1", "the notebook changed on disk", run.log)
+def _score(solution: dict, student: str, records: list[dict], missing: list[str], notes: list[str],
+           limits: Limits, log: str) -> Grade:
+    by_name = {r["name"]: r for r in records if r["kind"] == "check"}
     checks = []
-    for index, cell in enumerate(cells):
-        name = _label(cell, index)
-        if name.startswith("check:"):
-            record = run.cells.get(index)
-            passed = record is not None and record.get("outcome") == "passed"
-            checks.append(CheckResult(name[6:], points(cell), passed, "" if passed else _failure(record)))
-    status = "; ".join([_status(run, cells, limits), *_notes(run, cells, missing, limits)])
-    return Grade(student, checks, status, run.log)
-
-
-def _ungraded(nb: dict, student: str, status: str, why: str, log: str = "") -> Grade:
-    """A grade of 0 on every check of ``nb``, each marked "not graded: ``why``"."""
-    checks = [CheckResult(name, points(cell), False, f"not graded: {why}")
-              for name, cell in tagged_cells(nb, "check").items()]
+    for cell in solution.cells:
+        name = tag_name(cell, "check")
+        if name is not None:
+            record = by_name.get(name)
+            passed = record is not None and record["outcome"] == "passed"
+            checks.append(CheckResult(name, points(cell), passed, "" if passed else _failure(record)))
+    status = "; ".join([_status(records, limits), *_notes(records, missing, notes, limits)])
     return Grade(student, checks, status, log)
 
 
-def _grade_one(solution: dict, student: str, path: Path, limits: Limits, janitor: Janitor) -> Grade:
-    submission, problem = _read_submission(path)
-    if submission is None:
+def _ungraded(solution: dict, student: str, status: str, why: str, log: str = "") -> Grade:
+    """A grade of 0 on every check, each marked "not graded: ``why``"."""
+    checks = [CheckResult(tag_name(c, "check"), points(c), False, f"not graded: {why}")
+              for c in solution.cells if tag_name(c, "check") is not None]
+    return Grade(student, checks, status, log)
+
+
+def _referee_env(home: str) -> dict[str, str]:
+    env = {name: os.environ[name] for name in ("PATH", "LANG", "PYTHONPATH") if name in os.environ}
+    env.update(HOME=home, TMPDIR=home, MPLBACKEND="Agg", MPLCONFIGDIR=home, NNKIT_BACKEND="numpy",
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def run_referee(variants: list[dict], limits: Limits, sandboxed: bool,
+                timeout: float) -> tuple[list[dict], str]:
+    """Run the referee on ``variants``; (one result per variant it began, its log tail).
+
+    A result: ``{"label", "cells": [one record per cell it finished], "done": bool, "log"}``.
+
+    The referee and everything it started are killed at ``timeout`` seconds.
+    """
+    tag = uuid.uuid4().hex[:10]
+    job = json.dumps({"limits": asdict(limits), "sandboxed": sandboxed, "variants": variants, "tag": tag})
+    with tempfile.TemporaryDirectory(prefix="nnkit-referee-") as home:
+        process = subprocess.Popen([sys.executable, "-s", "-m", "nnkit.course.referee"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   cwd=home, env=_referee_env(home), start_new_session=True)
+        try:
+            out, err = process.communicate(job.encode(), timeout=timeout)
+            killed = False
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            out, err = process.communicate(timeout=30)
+            killed = True
+        finally:
+            if process.poll() is None:
+                process.kill()
+            remove_cgroups(tag)
+    results: dict[str, dict] = {}
+    for line in out.decode(errors="replace").splitlines():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            line = json.loads(line)
+            result = results.setdefault(line["label"], {"label": line["label"], "cells": [], "done": False})
+            if "record" in line:
+                result["cells"].append(line["record"])
+            else:
+                result.update(done=True, log=line.get("log", ""))
+    log = err.decode(errors="replace")[-_LOG_LIMIT:]
+    if killed:
+        log += f"\n[the grader killed this run after {timeout:g} s]"
+    return list(results.values()), log
+
+
+def _grade_one(solution: dict, submission: Submission, limits: Limits, sandboxed: bool) -> Grade:
+    student = submission.student
+    if submission.content is None:
+        return _ungraded(solution, student, f"invalid notebook: {submission.problem}",
+                         f"the file is {submission.problem}")
+    theirs, problem, notes = parse_submission(submission.content, solution)
+    if theirs is None:
         return _ungraded(solution, student, f"invalid notebook: {problem}", f"the file is {problem}")
-    nb, missing = grading_notebook(solution, submission)
-    return _score(student, nb, missing, run_notebook(dumps(nb), limits, janitor), limits)
+    cells, missing = grading_cells(solution, theirs)
+    results, log = run_referee([{"label": student, "cells": cells}], limits, sandboxed, limits.wall_timeout)
+    result = results[0] if results else {"cells": [], "done": False}
+    log = f"{log}\n--- the student's output (tail) ---\n{result.get('log', '')}"
+    grade = _score(solution, student, result["cells"], missing, submission.notes + notes, limits, log)
+    if not result["done"]:
+        why = (f"killed: over the {limits.wall_timeout:g} s limit for a submission"
+               if "[the grader killed this run" in log else
+               "crashed: the grading run ended early (see its log)")
+        grade.status = "; ".join([why, *grade.status.split("; ")[1:]])
+    return grade
 
 
 def _cores() -> int:
@@ -233,15 +398,33 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def grade_notebooks(solution_path: Path, submissions: Mapping[str, Path], jobs: int | None = None,
-                    limits: Limits = DEFAULT_LIMITS, progress: bool = True) -> list[Grade]:
-    """Grade ``{student: notebook path}`` against ``solution_path``, ``jobs`` at a time; sorted by student."""
+def _require_sandbox(unsandboxed: bool) -> bool:
+    """True when the runs will be sandboxed; GradingError when they cannot be and the risk is not accepted."""
+    problem = sandbox_problem()
+    if problem is None:
+        return True
+    if not unsandboxed:
+        raise GradingError(f"No sandbox for the students' code: {problem}. Without one, a submission runs "
+                           "as your user: it can read and change your files (the solutions included), use "
+                           "the network and fake other students' results. Grade on Linux with bubblewrap, "
+                           f"or pass {UNSAFE_OPTION} to accept that risk.")
+    return False
+
+
+def grade_submissions(solution_path: Path, submissions: Mapping[str, Submission], jobs: int | None = None,
+                      limits: Limits = DEFAULT_LIMITS, progress: bool = True,
+                      unsandboxed: bool = False) -> list[Grade]:
+    """Grade the snapshots ``{student: Submission}`` against ``solution_path``; sorted by student.
+
+    unsandboxed: grade even where no sandbox can run (the students' code then runs as this user).
+    """
+    sandboxed = _require_sandbox(unsandboxed)
     solution = read(solution_path)
     jobs = jobs or _cores()
     grades = []
-    with Janitor() as janitor, ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_grade_one, solution, student, path, limits, janitor): student
-                   for student, path in submissions.items()}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(_grade_one, solution, submission, limits, sandboxed): student
+                   for student, submission in submissions.items()}
         bar = tqdm(total=len(futures), desc=f"grading {solution_path.stem}", unit="notebook",
                    disable=not progress)
         for future in as_completed(futures):
@@ -255,15 +438,17 @@ def grade_notebooks(solution_path: Path, submissions: Mapping[str, Path], jobs: 
     return sorted(grades, key=lambda grade: grade.student)
 
 
-def grade_folder(solution_path: Path, folder: Path, jobs: int | None = None,
-                 limits: Limits = DEFAULT_LIMITS, progress: bool = True) -> list[Grade]:
-    """Grade every ``STUDENT.ipynb`` in ``folder`` (the file name, without .ipynb, names the student)."""
+def grade_folder(solution_path: Path, folder: Path, jobs: int | None = None, limits: Limits = DEFAULT_LIMITS,
+                 progress: bool = True,
+                 unsandboxed: bool = False) -> tuple[list[Grade], list[tuple[str, str]]]:
+    """Grade every ``STUDENT.ipynb`` in ``folder``; returns (grades, [(skipped entry, why)])."""
     if not folder.is_dir():
         raise GradingError(f"{folder} is not a folder of submitted notebooks.")
-    paths = sorted(p for p in folder.iterdir() if p.suffix == ".ipynb" and not p.name.startswith("."))
-    if not paths:
+    _require_sandbox(unsandboxed)
+    submissions, skipped = snapshot(folder)
+    if not submissions:
         raise GradingError(f"No .ipynb files in {folder}/ (one notebook per student, named by the student).")
-    return grade_notebooks(solution_path, {p.stem: p for p in paths}, jobs, limits, progress)
+    return grade_submissions(solution_path, submissions, jobs, limits, progress, unsandboxed), skipped
 
 
 def _write(path: Path, text: str) -> None:
@@ -280,36 +465,63 @@ def _feedback(grade: Grade) -> str:
         mark = "✓" if check.passed else "✗"
         lines.append(f"{mark} check:{check.name}  {check.score} / {check.points}")
         lines += [f"    {line}" for line in check.message.splitlines()]
-    if grade.log and not grade.status.startswith(("ok", "timeout")):
-        lines += ["", "The end of the grading run's log (for your instructor):", grade.log[-3000:]]
     return "\n".join(lines) + "\n"
 
 
-def write_reports(grades: list[Grade], out: Path) -> Path:
-    """Write ``out/gradebook.csv`` and ``out/feedback/STUDENT.txt``; returns the gradebook's path.
+def _cell(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r", "|", "%"):
+        return "'" + value
+    return value
+
+
+def _folder(path: Path) -> Path:
+    if path.is_symlink():
+        path.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_reports(grades: list[Grade], out: Path, skipped: list[tuple[str, str]] = ()) -> Path:
+    """Write ``out/gradebook.csv``, ``out/feedback/STUDENT.txt`` (for students), ``out/logs/STUDENT.log``
+    and ``out/skipped.txt`` (for the instructor); returns the gradebook's path.
 
     The gradebook has one row per student: the points of each check, the total, the maximum
     and the status.
     """
-    feedback = out / "feedback"
-    if feedback.is_symlink():
-        feedback.unlink()
-    feedback.mkdir(parents=True, exist_ok=True)
+    feedback, logs = _folder(out / "feedback"), _folder(out / "logs")
     for grade in grades:
         _write(feedback / f"{grade.student}.txt", _feedback(grade))
+        _write(logs / f"{grade.student}.log", grade.log)
+    _write(out / "skipped.txt", "".join(f"{name!r}: {why}\n" for name, why in skipped))
     names = [check.name for check in grades[0].checks] if grades else []
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(["student", *names, "total", "max", "status"])
     for grade in grades:
-        writer.writerow([grade.student, *(c.score for c in grade.checks), grade.total, grade.max_points,
-                         grade.status])
+        writer.writerow([_cell(grade.student), *(c.score for c in grade.checks), grade.total,
+                         grade.max_points, _cell(grade.status)])
     gradebook = out / "gradebook.csv"
     _write(gradebook, table.getvalue())
     return gradebook
 
 
-def benchmark(solution_path: Path, n: int, jobs: int | None = None, limits: Limits = DEFAULT_LIMITS) -> float:
+def shown(name: str) -> str:
+    """A file or student name as it may be printed on one console line (control characters escaped)."""
+    return name if name.isprintable() else ascii(name)
+
+
+def sandbox_summary(unsandboxed: bool = False) -> str:
+    """One line for the console: how the students' code runs here."""
+    if sandbox_problem() is not None:
+        return "NONE (--unsafe-no-sandbox): the students' code ran as your user" if unsandboxed else "none"
+    if limits_per_submission():
+        return "bubblewrap; memory, processes and CPU limited per submission (cgroups)"
+    return "bubblewrap; memory limited per process only, processes not counted (no writable cgroups)"
+
+
+def benchmark(solution_path: Path, n: int, jobs: int | None = None, limits: Limits = DEFAULT_LIMITS,
+              unsandboxed: bool = False) -> float:
     """Grade ``n`` synthetic submissions (the solution, the blank, each wrong answer, in turn).
 
     Prints and returns the throughput in submissions per minute.
@@ -317,15 +529,15 @@ def benchmark(solution_path: Path, n: int, jobs: int | None = None, limits: Limi
     solution = read(solution_path)
     variants = [solution, make_exercise(solution), *(nb for _, nb in wrong_answers(solution))]
     jobs = jobs or _cores()
-    with tempfile.TemporaryDirectory(prefix="nnkit-bench-") as folder:
-        paths = {}
-        for i in range(n):
-            paths[f"student{i:03d}"] = Path(folder) / f"student{i:03d}.ipynb"
-            paths[f"student{i:03d}"].write_text(dumps(variants[i % len(variants)]), encoding="utf-8")
-        start = time.perf_counter()
-        grade_notebooks(solution_path, paths, jobs, limits)
-        seconds = time.perf_counter() - start
+    names = [f"student{i:03d}" for i in range(n)]
+    submissions = {name: Submission(name, dumps(variants[i % len(variants)]).encode())
+                   for i, name in enumerate(names)}
+    start = time.perf_counter()
+    grade_submissions(solution_path, submissions, jobs, limits, progress=True, unsandboxed=unsandboxed)
+    seconds = time.perf_counter() - start
     rate = 60 * n / seconds
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"graded {n} submissions of {solution_path.stem} in {seconds:.1f} s with {jobs} parallel job(s) "
-          f"on {_cores()} CPU(s): {rate:.1f} submissions per minute")
+          f"on {_cores()} CPU(s) (load average {load:.1f} at the end); sandbox: "
+          f"{sandbox_summary(unsandboxed)}: {rate:.1f} submissions per minute")
     return rate

@@ -1,286 +1,444 @@
-"""Run one untrusted notebook under ``pytest --nbval-lax`` with limits, and read back each cell's outcome.
+"""The student's process: started in a bubblewrap sandbox, talked to through two pipes.
 
-Each run gets a private folder (its working directory, HOME, TMPDIR and Jupyter/IPython/
-matplotlib folders), a minimal environment, and resource limits inherited by pytest and the
-kernel it starts: address space, CPU time, file size, no core dumps. nbval interrupts a cell
-that runs past the cell timeout; a wall-clock limit kills the whole run. Results come back
-only through a pipe, as JSON lines signed with a token the kernel never sees
-(:mod:`nnkit.course.nbval_report`), so nothing the student's code writes can change them.
+:class:`StudentProcess` starts ``python -m nnkit.course.student`` (see that module) and
+exchanges plain-data messages with it, each read within a deadline. Sandboxed (the
+default), it runs under ``bwrap`` (Debian's ``bubblewrap``, the sandbox of Flatpak) with:
 
-A :class:`Janitor` makes the grading process the "subreaper" of everything the runs start
-(Linux): a process that detaches itself (double fork, ``setsid``) is re-parented to the
-grader instead of init, and is killed when its run ends.
+- its own user (nobody), PID, network, IPC, UTS and mount namespaces: it sees only its own
+  processes, has no network, and cannot signal or trace anything outside;
+- a read-only view of what Python needs (``/usr``, the Python installation, the virtual
+  environment, the ``nnkit`` package) and nothing else: no ``solutions/``, no grader files,
+  no other submission, no output folder, no home folder;
+- a private writable ``/tmp`` of at most ``Limits.disk_mb`` (its working folder and HOME);
+- a cleared environment (a few variables set for NumPy, matplotlib and nnkit);
+- no capabilities, a new session (no terminal), and death with its parent.
 
-Not defended: the runs share the grader's user, so a determined hostile notebook can read
-any file that user can read (the solution notebooks included), use the network, start
-processes without a count limit (``RLIMIT_NPROC`` would count all of the user's processes),
-or disturb a run that is going on at the same time: kill it, or edit its notebook before
-pytest reads it (caught by a checksum: status "tampered"). Grade with ``jobs=1`` to rule
-the last out. Code in the kernel can also redefine the check helpers and fake a pass; the
-grader flags solution cells that reach for such things, it cannot stop them. Run the
-grader as an ordinary user in a throwaway account or container, never as root (root
-ignores some limits and can read any process's memory).
+Limits: as root, or wherever the cgroup folders are writable, each run gets its own cgroup
+with ``memory_mb`` for all its processes together (plus its ``/tmp`` and the libraries'
+page cache), ``processes`` and one CPU. Elsewhere the PID
+namespace still ends every process with the run, but memory is limited per process
+(``RLIMIT_AS``) and the number of processes is not limited. Every process also gets
+``RLIMIT_AS``, ``RLIMIT_CPU``, ``RLIMIT_FSIZE`` and no core dumps.
+
+Without bubblewrap (macOS, no user namespaces) :func:`sandbox_problem` says why, and the
+grader refuses to run unless the instructor explicitly accepts the risk
+(``unsandboxed=True``): the student's code then runs as the instructor's user, with the same
+plain-data contract but none of the isolation above.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import hmac
+import functools
 import json
 import os
 import resource
-import secrets
-import selectors
+import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-from functools import partial
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
+from .plain import MAX_MESSAGE, PlainDataError
 
-_PR_SET_CHILD_SUBREAPER = 36
-_REPORT_LIMIT = 4 << 20
+__all__ = ["Limits", "DEFAULT_LIMITS", "StudentProcess", "StudentGone", "StudentTimeout", "sandbox_problem",
+           "limits_per_submission", "BWRAP", "remove_cgroups"]
+
+BWRAP = "bwrap"            # the bubblewrap binary, looked up on PATH
 _LOG_LIMIT = 32 << 10
-NOTEBOOK_NAME = "notebook.ipynb"
-_PLUGIN = Path(__file__).with_name("nbval_report.py")  # run as a script: see that module
+_LIBRARIES_MB = 256        # the cgroup's room for the page cache of Python, NumPy and nnkit
+_LENGTH = struct.Struct("<Q")
 
 
 @dataclass(frozen=True)
 class Limits:
     """Resource limits for one submission.
 
-    cell_timeout: seconds a cell may run before nbval interrupts it (later cells still run).
-    wall_timeout: seconds the whole run may take before it is killed.
-    memory_mb:    address-space limit of each process (pytest, the kernel, their children).
-    cpu_seconds:  CPU-time limit of each process.
+    cell_timeout: seconds a cell may run before the student's code is interrupted.
+    wall_timeout: seconds the whole submission may take before everything is killed.
+    memory_mb:    address space of each process, and memory of the whole submission (cgroup; plus
+                  its /tmp and 256 MiB of page cache, so one process meets MemoryError first).
+    cpu_seconds:  CPU time of each process.
     file_mb:      the largest file a process may write.
+    disk_mb:      the size of the private /tmp.
+    processes:    processes of the whole submission (cgroup only).
     """
 
     cell_timeout: float = 60
     wall_timeout: float = 900
     memory_mb: int = 4096
     cpu_seconds: int = 600
-    file_mb: int = 256
+    file_mb: int = 64
+    disk_mb: int = 128
+    processes: int = 64
 
 
 DEFAULT_LIMITS = Limits()
 
 
-@dataclass
-class Run:
-    """What came back from one sandboxed run.
+class StudentGone(Exception):
+    """The student's process has ended (or was killed); ``status`` says how."""
 
-    cells:   the plugin's record for each executed code cell, by code-cell index.
-    digests: sha256 of each executed cell's source, as pytest read it, by code-cell index.
-    done:    pytest finished the session (false when it crashed or was killed).
-    killed:  the wall-clock limit was hit.
-    log:     the tail of pytest's own output (for the instructor when something broke).
-    """
-
-    cells: dict[int, dict] = field(default_factory=dict)
-    digests: dict[int, str] = field(default_factory=dict)
-    done: bool = False
-    killed: bool = False
-    log: str = ""
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
 
 
-def _set_subreaper(on: bool) -> None:
-    """Make this process adopt its descendants' orphans (Linux only; elsewhere they go to init)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
+class StudentTimeout(Exception):
+    """No answer from the student's process before the deadline."""
 
 
-class Janitor:
-    """Starts the sandboxed processes and kills whatever they leave behind.
+def _readonly_paths() -> list[str]:
+    """What the student's Python needs to see: the system, the Python installation, the venv, nnkit."""
+    from .. import __file__ as nnkit_init
 
-    Use as a context manager around a grading session. Inside it, every process that is a
-    child of this one but was neither here before nor started by :meth:`spawn` is an orphan
-    of a finished or killed run, and :meth:`sweep` kills it with all its descendants.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._live: set[int] = set()
-        self._before: set[int] = set()
-
-    def __enter__(self) -> Janitor:
-        self._before = {p.pid for p in psutil.Process().children()}
-        _set_subreaper(True)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.sweep()
-        _set_subreaper(False)
-
-    def spawn(self, *args, **kwargs) -> subprocess.Popen:
-        with self._lock:
-            process = subprocess.Popen(*args, **kwargs)
-            self._live.add(process.pid)
-        return process
-
-    def finished(self, process: subprocess.Popen) -> None:
-        with self._lock:
-            self._live.discard(process.pid)
-        self.sweep()
-
-    def sweep(self) -> None:
-        """Kill every stray child process and its descendants, until none is left."""
-        for _ in range(10):
-            with self._lock:
-                keep = self._before | self._live
-                strays = [p for p in psutil.Process().children() if p.pid not in keep]
-                if not strays:
-                    return
-                doomed = list(strays)
-                for stray in strays:
-                    with contextlib.suppress(psutil.Error):
-                        doomed += stray.children(recursive=True)
-                for process in doomed:
-                    with contextlib.suppress(psutil.Error):
-                        process.kill()
-            psutil.wait_procs(doomed, timeout=5)
+    paths = ["/usr", "/etc/alternatives", "/etc/ld.so.cache", sys.base_prefix, sys.prefix,
+             os.path.dirname(os.path.realpath(sys.executable)), os.path.dirname(os.path.abspath(nnkit_init))]
+    paths += [p for p in sys.path if "-packages" in p]
+    found = []
+    for path in paths:
+        path = os.path.abspath(path)
+        if os.path.exists(path) and not any(path == f or path.startswith(f + "/") for f in found):
+            found = [f for f in found if not f.startswith(path + "/")] + [path]
+    return sorted(found)
 
 
-def _rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
-    """The resource limits a run's processes inherit, as (resource, (soft, hard)) pairs."""
+def _bwrap_command(limits: Limits, info_fd: int, extra: list[str]) -> list[str]:
+    command = [shutil.which(BWRAP) or BWRAP, "--unshare-all", "--die-with-parent", "--new-session",
+               "--cap-drop", "ALL", "--uid", "65534", "--gid", "65534"]
+    for path in _readonly_paths():
+        command += ["--ro-bind", path, path]
+    for link in ("bin", "lib", "lib64", "sbin"):
+        target = f"/{link}"
+        if os.path.islink(target):
+            command += ["--symlink", os.readlink(target), target]
+        elif os.path.isdir(target):
+            command += ["--ro-bind", target, target]
+    command += ["--dev", "/dev", "--proc", "/proc", "--size", str(limits.disk_mb << 20), "--tmpfs", "/tmp",
+                "--chdir", "/tmp", "--clearenv", "--info-fd", str(info_fd)]
+    for name, value in _environment("/tmp").items():
+        command += ["--setenv", name, value]
+    return command + extra
+
+
+def _environment(home: str) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": f"{home}/.matplotlib", "NNKIT_BACKEND": "numpy", "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0", "MALLOC_ARENA_MAX": "2"}
+
+
+def _student_argv() -> list[str]:
+    return [sys.executable, "-s", "-m", "nnkit.course.student"]
+
+
+@functools.cache
+def sandbox_problem() -> str | None:
+    """Why no sandbox can run here (None when bubblewrap works)."""
+    if sys.platform != "linux":
+        return f"bubblewrap needs Linux (this is {sys.platform})"
+    if shutil.which(BWRAP) is None:
+        return f"`{BWRAP}` is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    read, write = os.pipe()
+    try:
+        result = subprocess.run(_bwrap_command(Limits(), write, ["--", "/bin/true"]), pass_fds=(write,),
+                                capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"`{BWRAP}` does not start ({exc})"
+    finally:
+        os.close(read)
+        os.close(write)
+    if result.returncode:
+        return f"`{BWRAP}` cannot make a sandbox here: {result.stderr.strip()[:300]}"
+    return None
+
+
+class _Cgroup:
+    """A cgroup (v1 or v2) for one submission: memory, processes and CPU of all its processes."""
+
+    def __init__(self, limits: Limits, tag: str) -> None:
+        self.folders: list[Path] = []
+        name = f"nnkit-grade-{tag}-{uuid.uuid4().hex[:8]}"
+        memory = (limits.memory_mb + limits.disk_mb + _LIBRARIES_MB) << 20   # /tmp and page cache count too
+        settings = {"memory": {"memory.limit_in_bytes": memory, "memory.memsw.limit_in_bytes": memory},
+                    "pids": {"pids.max": limits.processes},
+                    "cpu": {"cpu.cfs_period_us": 100_000, "cpu.cfs_quota_us": 100_000},
+                    "": {"memory.max": memory, "memory.swap.max": 0, "pids.max": limits.processes,
+                         "cpu.max": "100000 100000"}}     # "": cgroup v2, one hierarchy for all
+        self.limited = False    # whether the memory limit took (cgroup v2 often lacks delegation)
+        for controller, base in _cgroup_bases():
+            folder = base / name
+            try:
+                folder.mkdir()
+            except OSError:
+                continue
+            self.folders.append(folder)
+            for key, value in settings[controller].items():
+                with contextlib.suppress(OSError):
+                    (folder / key).write_text(str(value))
+                    self.limited |= key.startswith("memory.")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.folders)
+
+    def enter(self) -> None:
+        """Move the calling process into the cgroup (run in the child between fork and exec)."""
+        for folder in self.folders:
+            with contextlib.suppress(OSError):
+                with open(folder / "cgroup.procs", "w") as f:
+                    f.write(str(os.getpid()))
+
+    def out_of_memory(self) -> bool:
+        for folder in self.folders:
+            for name, key in (("memory.events", "oom_kill "), ("memory.oom_control", "oom_kill ")):
+                with contextlib.suppress(OSError):
+                    for line in (folder / name).read_text().splitlines():
+                        if line.startswith(key) and int(line.split()[1]) > 0:
+                            return True
+        return False
+
+    def kill_all(self) -> None:
+        _kill_all(self.folders)
+
+    def remove(self) -> None:
+        _kill_all(self.folders)
+        _remove(self.folders)
+
+
+def _kill_all(folders: list[Path]) -> None:
+    """SIGKILL every process in the cgroups ``folders`` until none is left."""
+    for _ in range(50):
+        pids = set()
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                pids |= {int(p) for p in (folder / "cgroup.procs").read_text().split()}
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+
+
+def _remove(folders: list[Path]) -> None:
+    for folder in folders:
+        for _ in range(50):
+            try:
+                folder.rmdir()
+                break
+            except OSError:
+                time.sleep(0.02)
+
+
+def remove_cgroups(tag: str) -> None:
+    """Kill the processes of, and remove, every cgroup a run tagged ``tag`` left (its referee was killed)."""
+    folders = [folder for _, base in _cgroup_bases() for folder in base.glob(f"nnkit-grade-{tag}-*")]
+    _kill_all(folders)
+    _remove(folders)
+
+
+@functools.cache
+def limits_per_submission() -> bool:
+    """Whether each submission gets cgroup limits here (else memory is limited per process only)."""
+    cgroup = _Cgroup(Limits(), "probe")
+    try:
+        return cgroup.limited
+    finally:
+        cgroup.remove()
+
+
+def _cgroup_bases() -> list[tuple[str, Path]]:
+    """(controller, folder) of this process's writable cgroups: memory, pids, cpu (v1), or "" (v2)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    bases = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            root = Path("/sys/fs/cgroup")
+            found = [("", root)] if (root / "cgroup.controllers").exists() else []
+        else:
+            found = [(name, Path("/sys/fs/cgroup") / name) for name in controllers.split(",")
+                     if name in ("memory", "pids", "cpu")]
+        for controller, root in found:
+            base = root / path.lstrip("/")
+            if base.is_dir() and os.access(base, os.W_OK):
+                bases.append((controller, base))
+    return bases
+
+
+def _child_setup(limits: Limits, cgroup: _Cgroup | None) -> None:
+    """Runs in the child between fork and exec: cgroup, then the per-process limits."""
+    if cgroup is not None:
+        cgroup.enter()
     mib = 1 << 20
-    return [(resource.RLIMIT_AS, (limits.memory_mb * mib,) * 2),
-            (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5)),
-            (resource.RLIMIT_FSIZE, (limits.file_mb * mib,) * 2),
-            (resource.RLIMIT_CORE, (0, 0))]
-
-
-def _apply(rlimits: list[tuple[int, tuple[int, int]]]) -> None:
-    """Runs in the child between fork and exec, so it does nothing but set the limits."""
-    for which, values in rlimits:
+    for which, values in ((resource.RLIMIT_AS, (limits.memory_mb * mib,) * 2),
+                          (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5)),
+                          (resource.RLIMIT_FSIZE, (limits.file_mb * mib,) * 2),
+                          (resource.RLIMIT_CORE, (0, 0))):
         resource.setrlimit(which, values)
 
 
-def _environment(folder: Path) -> dict[str, str]:
-    """A minimal environment that keeps every Jupyter, IPython and matplotlib file inside ``folder``."""
-    env = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "PYTHONPATH") if name in os.environ}
-    for name in ("tmp", "runtime", "jupyter", "ipython", "matplotlib"):
-        (folder / name).mkdir()
-    env.update(
-        HOME=str(folder), TMPDIR=str(folder / "tmp"), JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
-        JUPYTER_CONFIG_DIR=str(folder / "jupyter"), JUPYTER_DATA_DIR=str(folder / "jupyter"),
-        IPYTHONDIR=str(folder / "ipython"), MPLCONFIGDIR=str(folder / "matplotlib"), MPLBACKEND="Agg",
-        NNKIT_BACKEND="numpy", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-        MALLOC_ARENA_MAX="2", PYTHONDONTWRITEBYTECODE="1", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
-    )
-    return env
+class StudentProcess:
+    """The student's process and the two pipes to it.
 
-
-def _seed_matplotlib_cache(folder: Path) -> None:
-    """Copy matplotlib's font list into the run's config folder (building it takes seconds)."""
-    try:
-        import matplotlib
-        cache = Path(matplotlib.get_cachedir())
-    except Exception:  # no matplotlib, or no usable cache folder: the kernel builds its own
-        return
-    for font_list in cache.glob("fontlist-*.json"):
-        shutil.copy(font_list, folder / "matplotlib" / font_list.name)
-
-
-def _command(folder: Path, limits: Limits, token_fd: int, report_fd: int) -> list[str]:
-    return [
-        sys.executable, str(_PLUGIN), str(folder / NOTEBOOK_NAME),
-        "-c", os.devnull, "--rootdir", str(folder), "--noconftest", "-q", "-p", "no:cacheprovider",
-        "-p", "nbval.plugin",
-        "--course-token-fd", str(token_fd), "--course-report-fd", str(report_fd),
-        "--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={limits.cell_timeout:g}",
-    ]
-
-
-def _read(process: subprocess.Popen, report_fd: int, log_fd: int,
-          deadline: float) -> tuple[bytes, bytes, bool]:
-    """Read the report and log pipes until pytest exits (or kill it at ``deadline``).
-
-    Returns (report, log tail, killed). Both reads are capped, so a flood of output cannot
-    exhaust the grader's memory.
+    limits:      see :class:`Limits`.
+    sandboxed:   run under bubblewrap (True) or as this user, unprotected (False: only for
+                 the instructor's own code, or when the instructor accepted the risk).
     """
-    report, log = bytearray(), bytearray()
-    killed = False
-    with selectors.DefaultSelector() as selector:
-        selector.register(report_fd, selectors.EVENT_READ, report)
-        selector.register(log_fd, selectors.EVENT_READ, log)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 and not killed:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                killed = True
-            for key, _ in selector.select(timeout=min(max(left, 0.05), 0.5)):
-                chunk = os.read(key.fd, 1 << 16)
-                if not chunk:
-                    selector.unregister(key.fd)
-                elif key.data is report:
-                    report += chunk[: max(0, _REPORT_LIMIT - len(report))]
-                else:
-                    log += chunk
-                    del log[:-_LOG_LIMIT]
-            report_open = any(key.data is report for key in selector.get_map().values())
-            if process.poll() is not None and not report_open:
-                return bytes(report), bytes(log), killed
 
-
-def _parse(report: bytes, token: str) -> Run:
-    """The records in ``report`` that carry ``token``; anything else is ignored."""
-    run = Run()
-    for line in report.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(record, dict) or not hmac.compare_digest(str(record.pop("token", "")), token):
-            continue
-        if record.get("done"):
-            run.done = True
-        elif isinstance(record.get("cell"), int):
-            run.cells[record["cell"]] = record
-            run.digests[record["cell"]] = str(record.get("sha256"))
-    return run
-
-
-def run_notebook(notebook: str, limits: Limits, janitor: Janitor) -> Run:
-    """Run the notebook source ``notebook`` in a fresh private folder under ``limits``."""
-    folder = Path(tempfile.mkdtemp(prefix="nnkit-grade-"))
-    try:
-        (folder / NOTEBOOK_NAME).write_text(notebook, encoding="utf-8")
-        env = _environment(folder)
-        _seed_matplotlib_cache(folder)
-        token = secrets.token_hex(16)
-        token_read, token_write = os.pipe()
-        report_read, report_write = os.pipe()
+    def __init__(self, limits: Limits, sandboxed: bool = True, tag: str = "") -> None:
+        self.limits, self.sandboxed = limits, sandboxed
+        self.log = bytearray()
+        self._buffer = bytearray()
+        self.cgroup = _Cgroup(limits, tag or uuid.uuid4().hex[:8]) if sandboxed else None
+        self.folder = None if sandboxed else tempfile.mkdtemp(prefix="nnkit-student-")
+        to_child, self._to_child = os.pipe()
+        self._from_child, from_child = os.pipe()
         log_read, log_write = os.pipe()
-        os.write(token_write, token.encode())
-        os.close(token_write)
+        info_read, info_write = os.pipe()
+        if sandboxed:
+            command = _bwrap_command(limits, info_write, ["--", *_student_argv()])
+            env, cwd = {}, "/"
+        else:
+            command, env, cwd = _student_argv(), _environment(self.folder), self.folder
+            env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         try:
-            process = janitor.spawn(
-                _command(folder, limits, token_read, report_write), cwd=folder, env=env,
-                stdin=subprocess.DEVNULL, stdout=log_write, stderr=log_write,
-                pass_fds=(token_read, report_write), start_new_session=True,
-                preexec_fn=partial(_apply, _rlimits(limits)))
+            self.process = subprocess.Popen(
+                command, stdin=to_child, stdout=from_child, stderr=log_write, pass_fds=(info_write,),
+                env=env, cwd=cwd, start_new_session=True,
+                preexec_fn=functools.partial(_child_setup, limits, self.cgroup if self.cgroup and
+                                             self.cgroup.active else None))
         finally:
-            for fd in (token_read, report_write, log_write):
+            for fd in (to_child, from_child, log_write, info_write):
                 os.close(fd)
-        try:
-            deadline = time.monotonic() + limits.wall_timeout
-            report, log, killed = _read(process, report_read, log_read, deadline)
-            process.wait()
-        finally:
-            os.close(report_read)
-            os.close(log_read)
-            janitor.finished(process)
-        run = _parse(report, token)
-        run.killed, run.log = killed, log.decode(errors="replace")
-        return run
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        self.child_pid = self.process.pid
+        if sandboxed:
+            self.child_pid = self._read_child_pid(info_read)
+        os.close(info_read)
+        os.set_blocking(self._to_child, False)
+        self._drain = threading.Thread(target=self._keep_log, args=(log_read,), daemon=True)
+        self._drain.start()
+
+    def _read_child_pid(self, fd: int) -> int:
+        """The sandboxed Python's pid (outside the sandbox), from bwrap's --info-fd."""
+        data = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                data += chunk
+                with contextlib.suppress(ValueError):
+                    return int(json.loads(data)["child-pid"])
+        return self.process.pid
+
+    def _keep_log(self, fd: int) -> None:
+        """Read the student's stdout and stderr until it closes them; keep only the tail."""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(fd, 1 << 16):
+                self.log += chunk
+                del self.log[:-_LOG_LIMIT]
+        os.close(fd)
+
+    def send(self, data: bytes, deadline: float) -> None:
+        """Write one message; StudentTimeout when the student does not read it in time."""
+        view = memoryview(_LENGTH.pack(len(data)) + data)
+        while view:
+            if self.process.poll() is not None:
+                raise StudentGone(self.status())
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StudentTimeout()
+            _, ready, _ = select.select([], [self._to_child], [], min(left, 0.5))
+            if ready:
+                try:
+                    view = view[os.write(self._to_child, view):]
+                except BlockingIOError:
+                    continue
+                except (BrokenPipeError, OSError):
+                    raise StudentGone(self.status()) from None
+
+    def receive(self, deadline: float) -> bytes:
+        """Read one message; StudentTimeout at the deadline, StudentGone when the student has ended."""
+        while True:
+            if len(self._buffer) >= 8:
+                (size,) = _LENGTH.unpack_from(self._buffer)
+                if size > MAX_MESSAGE:
+                    self.kill()
+                    raise PlainDataError(f"a message of {size >> 20} MiB from the student's process")
+                if len(self._buffer) >= 8 + size:
+                    data = bytes(self._buffer[8:8 + size])
+                    del self._buffer[:8 + size]
+                    return data
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StudentTimeout()
+            ready, _, _ = select.select([self._from_child], [], [], min(left, 0.5))
+            if ready:
+                chunk = os.read(self._from_child, 1 << 20)
+                if not chunk:
+                    self.process.wait()
+                    raise StudentGone(self.status())
+                self._buffer += chunk
+
+    def interrupt(self) -> None:
+        """KeyboardInterrupt in the student's code (as Jupyter's interrupt button)."""
+        with contextlib.suppress(OSError):
+            os.kill(self.child_pid, signal.SIGINT)
+
+    def status(self) -> str:
+        """How the student's process ended ("exit code 3", "signal SIGKILL", "out of memory")."""
+        code = self.process.poll()
+        if self.sandboxed and code is not None and code & 0x80 and code > 128:
+            code = -(code - 128)            # bwrap reports a child killed by signal N as 128 + N
+        if self.cgroup is not None and self.cgroup.out_of_memory():
+            return f"out of memory (limit {self.limits.memory_mb} MiB for the submission)"
+        if code is None:
+            return "running"
+        if code < 0:
+            try:
+                return f"signal {signal.Signals(-code).name}"
+            except ValueError:
+                return f"signal {-code}"
+        return f"exit code {code}"
+
+    def kill(self) -> None:
+        """End the student's process and everything it started."""
+        with contextlib.suppress(OSError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        self.process.wait()
+
+    def close(self) -> None:
+        """Kill the process, close the pipes, remove the cgroup and the private folder."""
+        self.kill()
+        for fd in (self._to_child, self._from_child):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._drain.join(timeout=2)
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> StudentProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,93 +1,76 @@
 """Check a chapter's checks: they pass on the solution, fail on the blank, and catch every wrong answer.
 
 Each variant of the notebook (the solution; the exercise as handed out; the blank with the
-hidden tests kept, as the grader runs it; the solution with one wrong answer in place) runs
-top to bottom in one kernel, its namespace reset between variants. That is about ten times
-faster than a sandboxed grading run per variant, and safe because every variant is the
-author's own code.
+hidden tests kept, as the grader runs it; the solution with one wrong answer in place, checked
+by the visible checks alone, since a mistake only the grader catches is one the student's
+self-check let through) runs exactly as the grader runs a submission: the instructor's
+cells in the referee, the solution cells in a student process, every call across through
+plain data (:mod:`nnkit.course.referee`). So a check that breaks the grading contract (an argument that
+is not plain data, a result that does not come back) shows up here. All variants share one
+referee and one student process (its namespace reset between variants), unsandboxed: every
+variant is the author's own code.
 Chapter authors run it with ``python -m nnkit.course verify``; the test suite runs it on
 every ``solutions/*.ipynb``.
 """
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from queue import Empty
 
-from jupyter_client.manager import KernelManager, start_new_kernel
+from .build import make_exercise, read, tagged_cells, wrong_answers
+from .grade import grading_cells, run_referee
+from .sandbox import Limits
 
-from .build import make_exercise, read, tag_name, wrong_answers
-from .grade import grading_notebook
-
-__all__ = ["variants", "check_outcomes", "run_variants", "problems", "verify"]
+__all__ = ["variants", "run_variants", "problems", "verify"]
 
 _BLANKS = {"exercise": "the exercise as handed out", "blank": "the blank exercise with its hidden tests"}
 
-# Forget the previous variant's names; quicker than %reset, which also collects garbage.
-_RESET = """
-for _name in [n for n in get_ipython().user_ns if n not in get_ipython().user_ns_hidden and n[0] != "_"]:
-    del get_ipython().user_ns[_name]
-"""
+
+def _cells(nb: dict) -> list[dict]:
+    return grading_cells(nb, {name: cell.source for name, cell in tagged_cells(nb, "solution").items()})[0]
 
 
-def variants(solution: dict) -> Iterator[tuple[str, dict]]:
-    """("solution", …), ("exercise", …), ("blank", …), then ("<exercise>/<wrong answer>", …) for each."""
-    yield "solution", solution
-    yield "exercise", make_exercise(solution)
-    yield "blank", grading_notebook(solution, make_exercise(solution))[0]
-    yield from wrong_answers(solution)
+def variants(solution: dict) -> Iterator[tuple[str, list[dict]]]:
+    """("solution", cells), ("exercise", …), ("blank", …), then ("<exercise>/<wrong answer>", …) for each.
 
-
-def _ignore(message: dict) -> None:
-    """Output hook that drops a cell's output (only each cell's status matters here)."""
-
-
-@contextmanager
-def _kernel() -> Iterator[tuple[KernelManager, object]]:
-    with tempfile.TemporaryDirectory(prefix="nnkit-verify-") as folder:
-        manager, client = start_new_kernel(kernel_name="python3", cwd=folder, stderr=subprocess.DEVNULL)
-        client.execute_interactive("%xmode Minimal", store_history=False, output_hook=_ignore)
-        try:
-            yield manager, client
-        finally:
-            client.stop_channels()
-            manager.shutdown_kernel(now=True)
-
-
-def check_outcomes(client, nb: dict, timeout: float) -> dict[str, str | None]:
-    """Run ``nb`` in a fresh namespace of ``client``'s kernel: {check name: None if it passed, else why not}.
-
-    Raises TimeoutError when a cell runs longer than ``timeout`` seconds.
+    Wrong answers run against the visible checks only (hidden tests removed, as in the exercise).
     """
-    client.execute_interactive(_RESET, store_history=False, timeout=timeout, output_hook=_ignore)
-    outcomes = {}
-    for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
-            continue
-        reply = client.execute_interactive(cell["source"], store_history=False, timeout=timeout,
-                                           output_hook=_ignore)["content"]
-        name = tag_name(cell, "check")
-        if name is not None:
-            outcomes[name] = None if reply["status"] == "ok" else f"{reply['ename']}: {reply['evalue']}"
-    return outcomes
+    yield "solution", _cells(solution)
+    yield "exercise", _cells(make_exercise(solution))
+    yield "blank", grading_cells(solution, {})[0]
+    visible = {name: cell.source for name, cell in tagged_cells(make_exercise(solution), "check").items()}
+    for label, nb in wrong_answers(solution):
+        for name, cell in tagged_cells(nb, "check").items():
+            cell.source = visible[name]  # as the student sees it: a mistake only the grader sees is a defect
+        yield label, _cells(nb)
 
 
 def run_variants(solution_path: Path, timeout: float = 60) -> dict[str, dict[str, str | None] | str]:
-    """Each variant's check outcomes (see :func:`check_outcomes`), or why the variant could not run."""
-    results: dict[str, dict[str, str | None] | str] = {}
-    with _kernel() as (manager, client):
-        for label, nb in variants(read(solution_path)):
-            try:
-                results[label] = check_outcomes(client, nb, timeout)
-            except (TimeoutError, Empty):
-                results[label] = f"a cell ran longer than {timeout:g} s"
-                manager.restart_kernel(now=True)
-                client.wait_for_ready(timeout=60)
-    return results
+    """Each variant's check outcomes ({check name: None if it passed, else why not}), or why it could not run.
+
+    timeout: seconds per cell.
+    """
+    jobs = [{"label": label, "cells": cells} for label, cells in variants(read(solution_path))]
+    limits = Limits(cell_timeout=timeout, wall_timeout=3600, memory_mb=8192, cpu_seconds=3600)
+    results, log = run_referee(jobs, limits, sandboxed=False, timeout=limits.wall_timeout)
+    stopped = f"not run (the referee stopped: {log[-500:]})"
+    found: dict[str, dict[str, str | None] | str] = {job["label"]: stopped for job in jobs}
+    for result in results:
+        if not result["done"]:
+            continue
+        outcomes = {}
+        for record in result["cells"]:
+            if record["timed_out"]:
+                found[result["label"]] = f"a cell ran longer than {timeout:g} s"
+                break
+            if record["kind"] == "check":
+                error = record["error"] or ["", record["died"] or "not run"]
+                passed = record["outcome"] == "passed"
+                outcomes[record["name"]] = None if passed else f"{error[0]}: {error[1]}"
+        else:
+            found[result["label"]] = outcomes
+    return found
 
 
 def problems(results: dict[str, dict[str, str | None] | str]) -> list[str]:
@@ -102,7 +85,7 @@ def problems(results: dict[str, dict[str, str | None] | str]) -> list[str]:
             found += [f"check:{name} passes on {_BLANKS[label]}"
                       for name, why in outcomes.items() if why is None]
         elif all(why is None for why in outcomes.values()):
-            found.append(f"wrong answer {label} passes every check")
+            found.append(f"wrong answer {label} passes every visible check (a student would see only ✓)")
     return found
 
 
