@@ -3,8 +3,9 @@
 nbval proves that the code runs; it cannot see a widget that shows only as text, or maths
 left as raw LaTeX. These tests start one JupyterLab server on 127.0.0.1 (over copies of the
 chapters, so the notebooks in the repository are never touched), run every chapter with
-"Run All Cells", and check what a student would see. They also build the static book and
-read it offline. Screenshots go to ``artifacts/browser/``.
+"Run All Cells", and check what a student would see. They also build the book
+(``python -m nnkit.book``) and read it offline as a reader would: search, sidebar, links,
+maths, dark mode and print. Screenshots go to ``artifacts/browser/``.
 
 Chromium comes from the system (Debian's ``chromium``), driven by the ``playwright``
 package; a browser is never downloaded. Without them the tests skip, unless
@@ -14,6 +15,8 @@ package; a browser is never downloaded. Without them the tests skip, unless
 from __future__ import annotations
 
 import functools
+import html
+import html.parser
 import http.server
 import json
 import os
@@ -26,7 +29,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
+import warnings
 
 import pytest
 
@@ -89,6 +94,7 @@ def lab(tmp_path_factory):
     port = _free_port()
     env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), NNKIT_BACKEND="numpy")
+    env.pop("NPY_DISABLE_CPU_FEATURES", None)  # nbval compares with SIMD off; here the chapters run as is
     log = open(home / "server.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
@@ -212,55 +218,137 @@ def _shut_down_kernels(url: str) -> None:
         urllib.request.urlopen(request, timeout=30)
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # one line per file on stderr would bury a failure's message
+        pass
+
+
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
-    """The static book, built from the executed chapters and served on 127.0.0.1."""
+    """The book, built by ``python -m nnkit.book``'s code from the stored chapters, served on 127.0.0.1."""
     from nnkit.book import build
 
     out = tmp_path_factory.mktemp("book")
-    pages = build(out, ROOT)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
-    handler.log_message = lambda *args: None
+    with warnings.catch_warnings():  # the theme and myst still use Sphinx APIs deprecated for Sphinx 11
+        warnings.filterwarnings("ignore", message=r".*Check CHANGES for Sphinx API modifications")
+        pages = build(out, ROOT)
+    handler = functools.partial(_QuietHandler, directory=str(out))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield out, pages, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
 
-def test_every_link_in_the_book_resolves(book):
+class _PageLinks(html.parser.HTMLParser):
+    """The anchors (ids) of an HTML page and every URL it links to or loads, with the tag."""
+
+    def __init__(self, path: pathlib.Path):
+        super().__init__()
+        self.ids, self.urls = set(), []
+        self.feed(path.read_text(encoding="utf-8"))
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.ids.update(attrs[key] for key in ("id", "name") if attrs.get(key))
+        self.urls.extend((tag, attrs[key]) for key in ("href", "src") if attrs.get(key))
+
+
+def test_every_link_in_the_book_resolves_and_nothing_loads_from_outside(book):
     out, pages, _ = book
-    broken = []
-    for page in pages:
-        for href in re.findall(r'<a[^>]+href="([^"]+)"', page.read_text(encoding="utf-8")):
-            if re.match(r"(https?:|mailto:|#)", href):
+    parsed = {p: _PageLinks(p) for p in out.rglob("*.html") if "_static" not in p.parts}
+    broken, outside = [], []
+    for page, links in parsed.items():
+        for tag, url in links.urls:
+            parts = urllib.parse.urlsplit(url)
+            where = f"{page.relative_to(out)}: <{tag}> {url}"
+            if parts.scheme in ("http", "https") or url.startswith("//"):
+                if tag != "a":  # a link to a paper is fine; a script, style or image from the web is not
+                    outside.append(where)
                 continue
-            target = (page.parent / href.split("#")[0]).resolve()
+            if parts.scheme:  # mailto:, data:, javascript:
+                continue
+            target = (page.parent / urllib.parse.unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
             if not target.is_file():
-                broken.append(f"{page.relative_to(out)} -> {href}")
-    assert not broken, "links to missing pages:\n" + "\n".join(broken)
-    assert len(pages) >= len(CHAPTERS) + 1
+                broken.append(where)
+            elif parts.fragment and target.suffix == ".html" and parts.fragment not in parsed[target].ids:
+                broken.append(f"{where} (no such anchor)")
+    assert not broken, "links to missing pages or anchors:\n" + "\n".join(broken[:20])
+    assert not outside, "pages load files from the network:\n" + "\n".join(outside[:20])
+    chapters = [p for p in CHAPTERS if p.stem[:2].isdigit()]
+    assert len(pages) >= len(chapters) + 1, f"only {len(pages)} pages for {len(chapters)} chapters"
 
 
-def test_the_book_renders_maths_offline(book, browser):
+def test_the_book_shows_each_widget_as_stored(book):
+    out, _, _ = book
+    for path in CHAPTERS:
+        text = (out / "notebooks" / f"{path.stem}.html").read_text(encoding="utf-8")
+        shown = len(re.findall(r'class="[^"]*\bbook-widget-(?:note|line)\b', text))
+        assert shown == _widget_count(path), (
+            f"{path.name}: {_widget_count(path)} widget(s) stored, {shown} shown in the book")
+        assert not re.search(r"\b[HV]Box\(children=|widget-state\+json", text), (
+            f"{path.name}: the book shows a widget as text or loads widget state")
+
+
+def _page_title(path: pathlib.Path) -> str:
+    """The document title of a built page (what the sidebar shows for it)."""
+    title = re.search(r"<title>(.*?)</title>", path.read_text(encoding="utf-8"), flags=re.S).group(1)
+    return html.unescape(title).split(" — ")[0].strip()
+
+
+def test_a_reader_searches_navigates_and_reads_the_maths_offline(book, browser):
     out, pages, url = book
-    chapter_pages = [p for p in pages if p.parent.name == "notebooks"]
-    heaviest = max(chapter_pages, key=lambda p: p.read_text(encoding="utf-8").count("$"))
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    chapters = [p for p in pages if p.parent.name == "notebooks" and p.stem[:2].isdigit()]
+    heaviest = max(chapters, key=lambda p: len(re.findall(r'class="math', p.read_text(encoding="utf-8"))))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
     outside = []
     local = (url, "data:", "about:")
-    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(local) else None)
+    page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
     try:
-        page.goto(f"{url}/{heaviest.relative_to(out).as_posix()}")
-        page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
-                               " && document.querySelectorAll('.MathJax, .MathJax_Display').length > 0",
+        page.goto(f"{url}/index.html")
+        sidebar = page.locator("nav.bd-docs-nav")
+        assert sidebar.get_by_text("Chapters", exact=True).is_visible()
+        page.screenshot(path=str(ARTIFACTS / "book-index.png"))
+
+        # Search from the search field and follow a result to the softmax chapter.
+        page.locator("button.search-button-field").first.click()
+        field = page.locator("form.bd-search input[name=q]:visible").first
+        field.fill("softmax")
+        field.press("Enter")
+        hit = page.locator("#search-results a[href*='notebooks/03_softmax']").first
+        hit.wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "book-search.png"))
+        hit.click()
+        page.wait_for_url(re.compile(r"/notebooks/03_softmax\.html"))
+        assert page.locator("h1").first.inner_text().startswith("Chapter 3")
+        outline = page.locator(".bd-sidebar-secondary nav a")
+        assert outline.count() >= 3, "the 'on this page' outline lists fewer than 3 sections"
+        widget = page.locator(".cell_output:has(.book-widget-note)").first
+        widget.scroll_into_view_if_needed()
+        widget.screenshot(path=str(ARTIFACTS / "book-03_softmax-widget.png"))
+
+        # Navigate by the sidebar to the most maths-heavy chapter: every formula rendered, no raw TeX.
+        page.locator("nav.bd-docs-nav").get_by_role("link", name=_page_title(heaviest), exact=True).click()
+        page.wait_for_url(f"**/notebooks/{heaviest.name}")
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
                                timeout=60_000)
-        rendered = page.locator(".MathJax, .MathJax_Display").count()
-        text = page.locator("body").inner_text()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.evaluate("() => MathJax.startup.promise")  # resolves once the page is typeset
+        rendered = page.locator("mjx-container").count()
+        formulas = page.locator(".math").count()
+        text = page.locator("main").inner_text()
         page.screenshot(path=str(ARTIFACTS / f"book-{heaviest.stem}.png"))
+
+        page.emulate_media(color_scheme="dark")  # the theme follows the reader's system setting
+        page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'", timeout=10_000)
+        page.screenshot(path=str(ARTIFACTS / f"book-{heaviest.stem}-dark.png"))
+        page.emulate_media(media="print", color_scheme="light")
+        assert not page.locator(".bd-sidebar-primary").is_visible(), "the sidebar is printed"
+        page.screenshot(path=str(ARTIFACTS / f"book-{heaviest.stem}-print.png"))
     finally:
         page.close()
-    assert rendered >= 10, f"{heaviest.name}: only {rendered} formulas rendered"
-    raw = re.findall(r"\$\$|\\frac|\\mathbf|\\sum", text)
+    assert rendered >= formulas >= 10, f"{heaviest.name}: {rendered} of {formulas} formulas rendered"
+    raw = re.findall(r"\$\$|\\frac|\\mathbf|\\sum|\\\(|\\\[", text)
     assert not raw, f"{heaviest.name}: raw LaTeX left on the page: {raw[:5]}"
     assert not outside, f"the book fetched from outside 127.0.0.1: {outside[:5]}"
