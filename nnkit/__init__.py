@@ -15,6 +15,7 @@ from .backend import (
     seed,
     set_backend,
     set_default_dtype,
+    synchronize,
     to_numpy,
     use_backend,
     use_dtype,

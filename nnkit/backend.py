@@ -15,13 +15,20 @@ or the :func:`use_backend` context manager. Library code never asks which
 backend is active to do maths: it uses :func:`namespace` of its input arrays.
 Only array *creation* (parameters, data) goes through the active backend.
 
-Randomness is always drawn on the host with ``numpy.random.default_rng`` and then
-moved, so every backend sees the same numbers for the same seed.
+Randomness is drawn on the host with ``numpy.random.default_rng`` and then moved, so
+every backend sees the same numbers for the same seed. Random numbers needed on every
+training step (dropout masks) are computed on the device instead, by
+:func:`device_uniform`: one key from the host generator, no copy.
+
+GPU work runs in the background: a call returns once the work is queued. Reading a value
+back (``float``, :func:`to_numpy`) waits for it; :func:`synchronize` waits without reading,
+for timing device work honestly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +41,8 @@ __all__ = [
     "BackendError", "Backend", "set_backend", "use_backend", "get_backend", "xp",
     "namespace", "asarray", "to_numpy", "is_array", "seed", "rng", "randn", "rand",
     "permutation", "seeded", "default_dtype", "set_default_dtype", "use_dtype", "backend_info",
-    "BACKEND_NAMES", "float_dtype", "dtype_name", "set_print_precision", "host_xp",
+    "BACKEND_NAMES", "float_dtype", "dtype_name", "set_print_precision", "host_xp", "synchronize",
+    "device_uniform",
 ]
 
 BACKEND_NAMES = ("auto", "numpy", "cupy", "strict")
@@ -159,6 +167,17 @@ def use_backend(name: str) -> Iterator[Backend]:
 def xp() -> Any:
     """The active backend's array namespace (for creating arrays)."""
     return get_backend().xp
+
+
+def synchronize() -> None:
+    """Wait until the device has finished all the work queued so far; a no-op on CPU backends.
+
+    On a GPU an array operation returns as soon as its work is queued, so a clock read right
+    after it measures only the queueing: call ``synchronize()`` before reading the clock.
+    """
+    if get_backend().name == "cupy":
+        import cupy
+        cupy.cuda.Device().synchronize()
 
 
 # ----------------------------------------------------------------------------- dtypes
@@ -347,6 +366,42 @@ def rand(*shape: int, low: float = 0.0, high: float = 1.0, dtype: str | None = N
 def permutation(n: int) -> np.ndarray:
     """A random permutation of range(n), as a host integer array (for indexing host data)."""
     return _rng.permutation(n)
+
+
+# SplitMix64's constants: the step γ (2**64 divided by the golden ratio, made odd), then the
+# two multipliers of its output hash.
+_SPLITMIX64 = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+
+
+def _uint64(xp: Any, device: Any, value: int) -> Any:
+    """``value`` (below 2**64) as a 0-d uint64 array on ``device``, built from its 32-bit halves.
+
+    CuPy turns a Python int operand into an int64 and overflows above 2**63 − 1
+    (cupy/cupy#9753), so large constants go in as arrays.
+    """
+    return (xp.full((), value >> 32, dtype=xp.uint64, device=device) << 32) | (value & 0xFFFFFFFF)
+
+
+def device_uniform(shape: tuple[int, ...], like: Any, rng: np.random.Generator | None = None) -> Any:
+    """Uniform [0, 1) float64 numbers of ``shape``, computed on the device of ``like``: no host copy.
+
+    A counter-based generator: one 63-bit key is drawn from ``rng`` (default nnkit's generator,
+    so ``nnkit.seed`` fixes it), and number i is the i-th output of SplitMix64 seeded with that
+    key (Steele, Lea and Flood, OOPSLA 2014): a hash of key + (i + 1)·γ made of integer
+    multiplies, shifts and xors modulo 2**64. Integer arithmetic is exact, so every backend
+    computes the same numbers for the same seed.
+    shape: the output's shape; like: an array whose namespace and device the output shares.
+    """
+    xp, device = namespace(like), array_api_compat.device(like)
+    key = int((rng or _rng).integers(0, 2**63))
+    gamma, mul1, mul2 = (_uint64(xp, device, c) for c in _SPLITMIX64)
+    z = xp.arange(1, math.prod(shape) + 1, dtype=xp.uint64, device=device) * gamma
+    z += key
+    for shift, multiplier in ((30, mul1), (27, mul2)):  # in place: no new arrays per step
+        z ^= z >> shift
+        z *= multiplier
+    z ^= z >> 31
+    return xp.reshape(xp.astype(z >> 11, xp.float64) * 2.0**-53, shape)  # the top 53 bits, exactly
 
 
 # ----------------------------------------------------------------------------- reporting

@@ -5,8 +5,11 @@
 >>> dlogits = loss_fn.backward()     # d(loss)/d(logits), the shape of logits
 >>> model.backward(dlogits)
 
-Calling a loss returns a plain ``float`` (easy to print, store in a history and plot;
-on a GPU, reading it waits for the step to finish, which a training loop does anyway).
+Calling a loss returns a plain ``float``: easy to print, format, store and plot. On a GPU,
+reading that number makes the CPU wait until the device has computed it, so a loop that
+should keep the GPU busy calls :meth:`Loss.forward` instead, which returns the loss as a
+0-d array on the device and reads nothing, and checks the targets' values once with
+:meth:`Loss.check_values` (:func:`nnkit.fit` does both).
 Every loss sums over each example's outputs and takes the mean over the N examples
 (see :mod:`nnkit.functional.losses`). Targets are checked first, so a wrong shape, a
 label out of range or a float label gives an error that names the loss and the fix.
@@ -20,6 +23,7 @@ The slides do not penalise biases: pass :func:`weights(model) <weights>`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,7 +38,7 @@ __all__ = ["Loss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEn
 
 
 class Loss:
-    """Base class: ``loss_fn(pred, target) -> float``, then ``loss_fn.backward() -> dpred``.
+    """Base class: ``loss_fn(pred, target) -> float`` (or ``forward``), then ``backward() -> dpred``.
 
     Subclasses name their functional pair and what their targets are:
     "values" (any numbers, shape of pred), "probabilities" (in [0, 1], shape of pred) or
@@ -49,9 +53,24 @@ class Loss:
         self._cache: tuple | None = None
 
     def __call__(self, pred: Array, target: Array) -> float:
+        """The mean loss over the batch as a Python float, after checking the targets fully.
+
+        pred: (N, ...) predictions; target: what the loss's ``targets`` describe.
+        """
+        loss = self.forward(pred, target)
+        self.check_values(pred, target)
+        return float(loss)
+
+    def forward(self, pred: Array, target: Array) -> Array:
+        """The mean loss as a 0-d array where ``pred`` lives, without reading it back.
+
+        Checks shapes and dtypes (known on the host, so free) but not the targets' values,
+        which would need a read from the device: call :meth:`check_values` once on the whole
+        data set. ``float(loss_fn.forward(pred, target))`` equals ``loss_fn(pred, target)``.
+        """
         self._check(pred, target)
         value, self._cache = self.forward_fn(pred, target)
-        return float(value)
+        return value
 
     def backward(self) -> Array:
         """d(loss)/d(pred) for the last call, the shape of pred."""
@@ -59,6 +78,30 @@ class Loss:
             raise RuntimeError(f"{type(self).__name__}.backward() needs a forward call first: "
                                "loss = loss_fn(pred, target).")
         return self.backward_fn(self._cache)
+
+    def check_values(self, pred: Array, target: Array) -> None:
+        """Raise a clear error unless the targets' values suit this loss (one read from the device).
+
+        Class labels must lie in [0, K) for scores (..., K); probability targets in [0, 1].
+        target may hold more rows than pred: fit checks its whole training set once, with
+        the first batch's predictions.
+        """
+        name, xp = type(self).__name__, backend.namespace(target)
+        labels = self.targets == "classes" and target.ndim == 1
+        if not (labels or self.targets == "probabilities") or target.shape[0] == 0:
+            return
+        ignore_index = getattr(self, "ignore_index", None)
+        if labels and ignore_index is not None:   # ignored labels may be anything (PyTorch pads with −100)
+            target = target * xp.astype(target != ignore_index, target.dtype)
+        low, high = backend.to_numpy(xp.stack([xp.min(target), xp.max(target)])).tolist()
+        if labels and (low < 0 or high >= pred.shape[-1]):
+            k = pred.shape[-1]
+            raise ValueError(f"{name}: class labels must lie in [0, {k}) for scores with {k} columns, "
+                             f"got labels from {low} to {high}. Does the last layer have one output "
+                             "per class (and do labels start at 0)?")
+        if not labels and (low < 0 or high > 1):
+            raise ValueError(f"{name} expects targets in [0, 1] (labels 0 and 1), got values from "
+                             f"{low} to {high}. For labels −1/+1, use (y + 1) / 2.")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -102,11 +145,6 @@ class Loss:
         if target.shape[0] != n:
             raise ValueError(f"{name} got {n} rows of scores, shape ({n}, {k}), but {target.shape[0]} "
                              f"labels, shape {tuple(target.shape)}: one label per example is needed.")
-        low, high = int(xp.min(target)), int(xp.max(target))
-        if low < 0 or high >= k:
-            raise ValueError(f"{name}: class labels must lie in [0, {k}) for scores with {k} columns, "
-                             f"got labels from {low} to {high}. Does the last layer have one output "
-                             "per class (and do labels start at 0)?")
 
     def _check_same_shape(self, name: str, pred: Array, target: Array) -> None:
         if tuple(target.shape) != tuple(pred.shape):
@@ -115,12 +153,6 @@ class Loss:
                              "against (N, 1) would silently compare every pair). A column of targets "
                              "has shape (N, 1).")
         self._check_dtype(name, pred, target)
-        if self.targets == "probabilities":
-            xp = backend.namespace(target)
-            low, high = float(xp.min(target)), float(xp.max(target))
-            if low < 0 or high > 1:
-                raise ValueError(f"{name} expects targets in [0, 1] (labels 0 and 1), got values from "
-                                 f"{low} to {high}. For labels −1/+1, use (y + 1) / 2.")
 
     def _check_dtype(self, name: str, pred: Array, target: Array) -> None:
         if target.dtype != pred.dtype:
@@ -162,21 +194,41 @@ class BCEWithLogitsLoss(Loss):
                                         staticmethod(F.bce_with_logits_backward), "probabilities")
 
 
-class CrossEntropyLoss(Loss):
+class _ClassificationLoss(Loss):
+    """A loss over class scores that can skip examples: ``ignore_index`` as in PyTorch.
+
+    ignore_index: a label (e.g. the padding token of sequences of different lengths) whose
+    examples count for nothing: no loss, no gradient, and the mean is over the other examples.
+    PyTorch's default is −100; here the default None ignores nothing. Integer labels only.
+    """
+
+    def __init__(self, ignore_index: int | None = None) -> None:
+        super().__init__()
+        self.ignore_index = ignore_index
+        if ignore_index is not None:
+            self.forward_fn = functools.partial(type(self).forward_fn, ignore_index=ignore_index)
+
+    def __repr__(self) -> str:
+        setting = "" if self.ignore_index is None else f"ignore_index={self.ignore_index}"
+        return f"{type(self).__name__}({setting})"
+
+
+class CrossEntropyLoss(_ClassificationLoss):
     """Softmax cross-entropy from logits (no Softmax layer before it); stable for any logits.
 
     pred: (N, K) logits; target: (N,) integer labels in [0, K) or (N, K) one-hot rows.
-    Gradient: (softmax(z) − y) / N.
+    Gradient: (softmax(z) − y) / N. ``ignore_index``: see :class:`_ClassificationLoss`.
     """
 
     forward_fn, backward_fn, targets = (staticmethod(F.cross_entropy_forward),
                                         staticmethod(F.cross_entropy_backward), "classes")
 
 
-class NLLLoss(Loss):
+class NLLLoss(_ClassificationLoss):
     """Negative log-likelihood of log-probabilities (e.g. after LogSoftmax): −mean log p[label].
 
     pred: (N, K) log-probabilities; target: (N,) integer labels or (N, K) one-hot rows.
+    ``ignore_index``: see :class:`_ClassificationLoss`.
     """
 
     forward_fn, backward_fn, targets = staticmethod(F.nll_forward), staticmethod(F.nll_backward), "classes"

@@ -104,8 +104,8 @@ class Module:
     def backward(self, dout: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward(dout).")
 
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)
+    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(x, *args, **kwargs)
 
     def zero_grad(self) -> None:
         """Reset every parameter's gradient to zero."""
@@ -235,6 +235,11 @@ class Sequential(Module):
         return x
 
     def backward(self, dout: Any) -> Any:
+        if not backend.is_array(dout) or len(dout.shape) == 0:
+            raise TypeError(
+                f"Sequential.backward expects d(loss)/d(output), an array shaped like the model's output "
+                f"(e.g. (N, K)), got {type(dout).__name__} {dout!r}: that looks like the loss value itself. "
+                "Pass the loss's gradient instead: model.backward(loss_fn.backward()).")
         for layer in reversed(list(self)):
             dout = layer.backward(dout)
         return dout

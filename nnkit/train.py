@@ -4,11 +4,13 @@
 
     history = nnkit.fit(model, loss_fn, optimizer, (X_train, y_train), epochs=20,
                         batch_size=32, val_data=(X_val, y_val))
-    print(history)      # first and last value of every curve
-    history.plot()      # loss and accuracy per epoch
+    print(history)                  # first and last value of every curve
+    nnkit.viz.plot_history(history) # loss and accuracy per epoch
 
 Data may be host NumPy arrays or arrays of the active backend: fit moves them to the
-backend once.
+backend once. On a GPU, fit never waits for the device inside an epoch: it sums the
+batches' losses and accuracies where they are computed and reads the sums once per
+epoch, and it checks the targets' values once per call.
 
 The progress bar (tqdm) counts epochs and shows the latest loss and accuracy. In Jupyter
 it is a widget, and the notebook stores only its starting text,
@@ -16,7 +18,7 @@ it is a widget, and the notebook stores only its starting text,
 outputs stay comparable under nbval without tagging the cell. In a terminal it writes to
 stderr. ``progress=False`` prints nothing at all (tests, grading, a loop of many fits).
 In a notebook, call fit in a cell of its own with its result assigned, then show
-``print(history)`` or ``history.plot()`` in the next.
+``print(history)`` or ``viz.plot_history(history)`` in the next.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tqdm.auto import tqdm
 
 from . import backend
 from .data import batch_slices, batches, one_hot
+from .losses import Loss
 from .module import Module
 from .optim import LRScheduler, Optimizer
 
@@ -74,12 +77,6 @@ class History:
             raise KeyError(f"History has no curve {key!r}; it recorded {self.keys()}.")
         return getattr(self, key)
 
-    def plot(self, ax: Any = None) -> Any:
-        """Loss and accuracy curves (see :func:`nnkit.viz.plot_history`); returns the Figure."""
-        from .viz import plot_history
-
-        return plot_history(self, ax=ax)
-
     def __repr__(self) -> str:
         lines = [f"History({len(self)} epochs{', ' + self.stopped if self.stopped else ''})"]
         for key in self.keys():
@@ -97,7 +94,8 @@ def fit(model: Module, loss_fn: Any, optimizer: Optimizer, train_data: tuple[Any
     """Train ``model`` with mini-batch gradient descent for ``epochs`` passes over the data.
 
     model:      a Module; it is put in train() mode for the updates, eval() for validation.
-    loss_fn:    ``loss_fn(out, y)`` returns the mean loss, ``loss_fn.backward()`` d(loss)/d(out).
+    loss_fn:    an nnkit Loss (e.g. ``losses.CrossEntropyLoss()``); fit calls its ``forward``
+                and ``backward`` for every batch.
     optimizer:  updates ``model.parameters()`` from their gradients (SGD, Adam, ...).
     train_data: (X, y) with X (N, ...) inputs and y (N,) labels or (N, ...) targets.
     val_data:   optional (X_val, y_val), evaluated after every epoch.
@@ -106,38 +104,47 @@ def fit(model: Module, loss_fn: Any, optimizer: Optimizer, train_data: tuple[Any
     Stops early, saying so in ``History.stopped``, if the loss stops being finite
     (usually a learning rate that is too large).
     """
+    if not isinstance(loss_fn, Loss):
+        raise TypeError(f"fit: loss_fn must be an nnkit loss such as losses.CrossEntropyLoss(), got "
+                        f"{type(loss_fn).__name__}.")
     X, y = _pair(train_data, "train_data")
     val = _pair(val_data, "val_data") if val_data is not None else None
     if not (isinstance(epochs, int) and epochs >= 1):
         raise ValueError(f"fit: epochs must be a whole number >= 1, got {epochs!r}.")
-    classify = _is_classification(y)
+    classify = _is_classification(y)  # device reads happen here, once per fit, not per batch
+    val_classify = val is not None and _is_classification(val[1])
     history = History()
     bar = tqdm(range(epochs), desc="Training", unit="epoch", disable=not progress)
     for epoch in bar:
         start = time.perf_counter()
         model.train()
         history.lr.append(optimizer.lr)
-        total_loss = total_correct = 0.0
-        for xb, yb in batches(X, y, batch_size, shuffle=shuffle):
+        total_loss = total_correct = 0.0  # become 0-d arrays on the device: summed there, read below
+        for i, (xb, yb) in enumerate(batches(X, y, batch_size, shuffle=shuffle)):
             optimizer.zero_grad()
             out = model(xb)
-            loss = float(loss_fn(out, yb))
+            if epoch == i == 0:  # check the values of all the targets once, with the first output
+                loss_fn.check_values(out, y)
+            loss = loss_fn.forward(out, yb)
             model.backward(loss_fn.backward())
             optimizer.step()
-            total_loss += loss * xb.shape[0]
+            total_loss = total_loss + loss * xb.shape[0]
             if classify:
-                total_correct += accuracy(out, yb) * xb.shape[0]
-        history.loss.append(total_loss / X.shape[0])
-        if classify:
-            history.accuracy.append(total_correct / X.shape[0])
+                total_correct = total_correct + _accuracy(out, yb) * xb.shape[0]
+        sums = [total_loss / X.shape[0]] + ([total_correct / X.shape[0]] if classify else [])
         if val is not None:
-            val_loss, val_accuracy = evaluate(model, loss_fn, *val)
-            history.val_loss.append(val_loss)
-            if val_accuracy is not None:
-                history.val_accuracy.append(val_accuracy)
+            sums += _validation(model, loss_fn, *val, val_classify, check=epoch == 0)
+        values = _read(sums)  # the one wait for the device in this epoch
+        history.loss.append(values.pop(0))
+        if classify:
+            history.accuracy.append(values.pop(0))
+        if val is not None:
+            history.val_loss.append(values.pop(0))
+            if val_classify:
+                history.val_accuracy.append(values.pop(0))
         if scheduler is not None:
             scheduler.step()
-        history.seconds.append(time.perf_counter() - start)
+        history.seconds.append(time.perf_counter() - start)  # honest: the read waited for every step
         bar.set_postfix({k: f"{history[k][-1]:.4f}" for k in history.keys()
                          if k.endswith(("loss", "accuracy"))}, refresh=False)
         if not math.isfinite(history.loss[-1]):
@@ -181,16 +188,35 @@ def _outputs(model: Model, X: Any, batch_size: int) -> Any:
     return xp.concat(outputs, axis=0)
 
 
-def evaluate(model: Model, loss_fn: Any, X: Any, y: Any,
+def evaluate(model: Model, loss_fn: Loss, X: Any, y: Any,
              batch_size: int = 1024) -> tuple[float, float | None]:
     """The mean loss and the accuracy of ``model`` on (X, y), in eval mode.
 
     X: (N, ...) inputs; y: (N,) labels or (N, ...) targets (host or backend arrays).
     Returns (loss, accuracy); accuracy is None when y is not a classification target.
     """
-    out, y = _outputs(model, X, batch_size), backend.asarray(y)
-    loss = float(loss_fn(out, y))
-    return loss, (accuracy(out, y) if _is_classification(y) else None)
+    y = backend.asarray(y)
+    classify = _is_classification(y)
+    values = _read(_validation(model, loss_fn, X, y, classify, check=True, batch_size=batch_size))
+    return values[0], (values[1] if classify else None)
+
+
+def _validation(model: Model, loss_fn: Loss, X: Any, y: Any, classify: bool, check: bool,
+                batch_size: int = 1024) -> list[Any]:
+    """[mean loss] or [mean loss, accuracy] of ``model`` on (X, y): 0-d device arrays, not read.
+
+    check: also check the targets' values (a read from the device; fit does it once).
+    """
+    out = _outputs(model, X, batch_size)
+    if check:
+        loss_fn.check_values(out, y)
+    return [loss_fn.forward(out, y)] + ([_accuracy(out, y)] if classify else [])
+
+
+def _read(values: list[Any]) -> list[float]:
+    """0-d arrays of one device as Python floats, brought to the host in a single read."""
+    xp = backend.namespace(*values)
+    return backend.to_numpy(xp.stack([xp.astype(v, xp.float64) for v in values])).tolist()
 
 
 def predict(model: Model, X: Any, batch_size: int = 1024, threshold: float = 0.0) -> Any:
@@ -237,12 +263,17 @@ def accuracy(pred: Any, y: Any, threshold: float = 0.0) -> float:
         pred = backend.asarray(pred)
     if not backend.is_array(y):
         y = backend.asarray(y)
+    return float(_accuracy(pred, y, threshold))
+
+
+def _accuracy(pred: Any, y: Any, threshold: float = 0.0) -> Any:
+    """:func:`accuracy` as a 0-d array on the arrays' device, not read back (fit sums these)."""
     predicted, true = _labels(pred, threshold), _labels(y, 0.5)
     if predicted.shape != true.shape:
         raise ValueError(f"accuracy: {predicted.shape[0]} predictions (from shape {tuple(pred.shape)}) "
                          f"but {true.shape[0]} labels (from shape {tuple(y.shape)}).")
     xp = backend.namespace(predicted, true)
-    return float(xp.mean(xp.astype(predicted == true, backend.float_dtype(xp_=xp))))
+    return xp.mean(xp.astype(predicted == true, backend.float_dtype(xp_=xp)))
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int) -> Any:

@@ -11,3 +11,4 @@ def test_bench_quick_runs():
                             timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     assert "Conv2D" in result.stdout and "LSTM" in result.stdout and "GFLOP/s" in result.stdout
+    assert "BLAS in this process:" in result.stdout and "kernel)" in result.stdout   # which kernel ran

@@ -44,19 +44,23 @@ def test_conv_output_size(size, kernel, stride, padding, expected):
 
 @given(size=st.integers(1, 40), kernel=st.integers(1, 7), stride=st.integers(1, 4), padding=st.integers(0, 3))
 def test_output_size_counts_window_positions(size, kernel, stride, padding):
-    """The formula equals the number of positions a window can take, or it refuses to guess."""
+    """The formula equals the number of positions a window can take (floored like PyTorch), or
+    it refuses a kernel that does not fit."""
     padded = size + 2 * padding
-    positions = list(range(0, padded - kernel + 1, stride))
-    if kernel <= padded and positions[-1] + kernel == padded:
-        assert F.conv_output_size(size, kernel, stride, padding) == len(positions)
+    if kernel <= padded:
+        assert F.conv_output_size(size, kernel, stride, padding) == len(range(0, padded - kernel + 1, stride))
     else:
-        with pytest.raises(ValueError, match="does not (fit|tile)"):
+        with pytest.raises(ValueError, match="does not fit"):
             F.conv_output_size(size, kernel, stride, padding)
 
 
-def test_explain_suggests_a_fix_when_the_stride_does_not_tile():
+def test_explain_counts_the_pixels_left_over_and_suggests_a_fix():
     text = F.explain_output_size(10, 3, 3)
     assert "1 pixel(s) left over" in text and "padding 1" in text and "stride 1" in text
+    assert "1 of them are image pixels" in text and "= 3 outputs." in text
+    # every ResNet's downsampling: 8 pixels, padding 1, kernel 3, stride 2 drops only padding
+    text = F.explain_output_size(8, 3, 2, 1)
+    assert "= 4 outputs." in text and "they are padding, so no image pixel is lost" in text
 
 
 # ----------------------------------------------------------------------------- convolution
@@ -74,11 +78,13 @@ def test_conv_known_values(backend_name):
     assert_allclose(host(out)[0, 0], [[0, 1, 0, 0]] * 3)
 
 
-@pytest.mark.parametrize("stride, padding, kernel", [(1, 0, 3), (1, 1, 3), (2, 0, 3), (2, 1, 3), (1, 2, 5),
-                                                     (3, 0, 2), (1, 0, 1), (2, 1, (3, 1))])
-def test_conv_fast_matches_naive(backend_name, stride, padding, kernel):
+@pytest.mark.parametrize("stride, padding, kernel, size", [
+    (1, 0, 3, 7), (1, 1, 3, 7), (2, 0, 3, 7), (2, 1, 3, 7), (1, 2, 5, 7), (3, 0, 2, 8), (1, 0, 1, 7),
+    (2, 1, (3, 1), 7),
+    (2, 1, 3, 8), (2, 0, 3, 8), (3, 1, 2, 8), ((2, 3), 1, (3, 2), 8),   # strides that do not tile: floored
+])
+def test_conv_fast_matches_naive(backend_name, stride, padding, kernel, size):
     kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
-    size = 7 if stride != 3 else 8
     x, W, b = randn(2, 3, size, size), randn(4, 3, kh, kw), randn(4)
     for fast, naive in zip(*conv_pair(x, W, b, stride, padding), strict=True):
         assert_allclose(host(fast), host(naive), rtol=1e-10, atol=1e-12)
@@ -93,16 +99,25 @@ def test_conv_in_chunks_matches_naive(backend_name, monkeypatch, limit):
         assert_allclose(host(fast), host(naive), rtol=1e-10, atol=1e-12)
 
 
+def test_chunk_size_depends_on_the_backend(monkeypatch):
+    """CPU arrays get cache-sized im2col buffers; CuPy arrays get one piece for a whole batch."""
+    from nnkit.functional import conv
+    x, per_image = randn(64, 16, 1, 1), 16 * 9 * 14 * 14                  # Conv2D 16→32 on 14×14
+    assert len(list(conv._chunks(x, per_image))) == -(-64 // (conv._CHUNK_ELEMENTS // per_image))   # 8 of 9
+    monkeypatch.setattr(conv, "is_cupy_array", lambda a: True)
+    assert [(s.start, s.stop) for s in conv._chunks(x, per_image)] == [(0, 64)]
+
+
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(1, 2), c=st.integers(1, 3), f=st.integers(1, 3), out_size=st.integers(1, 4),
+@given(n=st.integers(1, 2), c=st.integers(1, 3), f=st.integers(1, 3), size=st.integers(1, 9),
        kernel=st.integers(1, 4), stride=st.integers(1, 3), padding=st.integers(0, 2), bias=st.booleans())
-def test_conv_fast_matches_naive_on_random_shapes(n, c, f, out_size, kernel, stride, padding, bias):
-    size = (out_size - 1) * stride + kernel - 2 * padding   # a size the stride tiles exactly
-    if size < 1:
+def test_conv_fast_matches_naive_on_random_shapes(n, c, f, size, kernel, stride, padding, bias):
+    if kernel > size + 2 * padding:
         return
     x, W = randn(n, c, size, size), randn(f, c, kernel, kernel)
     b = randn(f) if bias else None
     fast, naive = conv_pair(x, W, b, stride, padding)
+    out_size = (size + 2 * padding - kernel) // stride + 1   # floored, as in PyTorch
     assert fast[0].shape == (n, f, out_size, out_size)
     if not bias:
         assert fast[3] is None and naive[3] is None
@@ -113,6 +128,7 @@ def test_conv_fast_matches_naive_on_random_shapes(n, c, f, out_size, kernel, str
 
 @pytest.mark.parametrize("c, f, kernel, stride, padding, size", [
     (1, 2, 3, 1, 1, 5), (2, 3, 3, 2, 0, 7), (3, 2, 2, 2, 0, 6), (2, 2, 5, 1, 2, 5), (2, 1, 1, 1, 0, 3),
+    (2, 2, 3, 2, 1, 6), (1, 2, 3, 2, 0, 6), (2, 1, (3, 2), (2, 3), 1, 6),   # strides that do not tile
 ])
 def test_conv2d_layer_gradchecks(backend_name, c, f, kernel, stride, padding, size):
     layer = L.Conv2D(c, f, kernel, stride=stride, padding=padding)
@@ -151,7 +167,8 @@ def test_conv2d_float32(backend_name):
 
 @pytest.mark.parametrize("kind", POOLS)
 @pytest.mark.parametrize("kernel, stride, size",
-                         [(2, 2, 6), (3, 3, 6), (2, 1, 5), (3, 1, 5), (3, 2, 7), (1, 1, 3)])
+                         [(2, 2, 6), (3, 3, 6), (2, 1, 5), (3, 1, 5), (3, 2, 7), (1, 1, 3),
+                          (2, 2, 7), (3, 2, 6), ((2, 3), None, 7), ((1, 2), (1, 2), 6), ((3, 2), (2, 1), 7)])
 def test_pool_fast_matches_naive_with_ties(backend_name, kind, kernel, stride, size):
     """Small integers make many tied maxima: the fast mask must pick the same (first) winner."""
     forward, backward, naive_forward, naive_backward = POOLS[kind]
@@ -171,8 +188,12 @@ def test_maxpool_tie_gives_the_whole_gradient_to_the_first_maximum(backend_name)
 
 
 @pytest.mark.parametrize("make, size", [(lambda: L.MaxPool2D(2), 6), (lambda: L.MaxPool2D(3, stride=1), 5),
-                                        (lambda: L.AvgPool2D(2), 6), (lambda: L.AvgPool2D(3, stride=2), 7)],
-                         ids=["max", "max-overlapping", "avg", "avg-overlapping"])
+                                        (lambda: L.AvgPool2D(2), 6), (lambda: L.AvgPool2D(3, stride=2), 7),
+                                        (lambda: L.MaxPool2D(2), 5), (lambda: L.AvgPool2D(3, stride=2), 6),
+                                        (lambda: L.MaxPool2D((2, 3), stride=(1, 2)), 6),
+                                        (lambda: L.AvgPool2D((3, 1)), 7)],
+                         ids=["max", "max-overlapping", "avg", "avg-overlapping", "max-not-tiling",
+                              "avg-not-tiling", "max-rectangular", "avg-rectangular"])
 def test_pool_layers_gradcheck(backend_name, make, size):
     report = nnkit.gradcheck(make(), randn(2, 2, size, size))
     assert report.passed, report
@@ -183,6 +204,11 @@ def test_pool_layer_shapes_and_repr():
     assert L.AvgPool2D(3, stride=1)(randn(1, 1, 5, 5)).shape == (1, 1, 3, 3)
     assert repr(L.MaxPool2D(2)) == "MaxPool2D(kernel_size=2)"
     assert repr(L.AvgPool2D(3, stride=1)) == "AvgPool2D(kernel_size=3, stride=1)"
+    assert L.MaxPool2D((2, 1))(randn(2, 3, 8, 5)).shape == (2, 3, 4, 5)
+    assert L.AvgPool2D((2, 3), stride=(1, 2))(randn(1, 1, 5, 7)).shape == (1, 1, 4, 3)
+    assert repr(L.MaxPool2D((2, 1))) == "MaxPool2D(kernel_size=(2, 1))"
+    assert repr(L.AvgPool2D(2, stride=(2, 1))) == "AvgPool2D(kernel_size=2, stride=(2, 1))"
+    assert repr(L.Conv2D(1, 2, 3, stride=(2, 1))).startswith("Conv2D(1, 2, kernel_size=3, stride=(2, 1))")
 
 
 def test_maxpool_is_invariant_to_shifts_inside_a_window():
@@ -239,12 +265,24 @@ def test_kernel_larger_than_padded_input():
         L.Conv2D(1, 2, 5, padding=1)(randn(1, 1, 2, 2))
 
 
-def test_stride_that_does_not_tile_the_input():
-    with pytest.raises(ValueError, match=r"MaxPool2D\(kernel_size=2\) .*\(1, 1, 7, 8\).*height.*"
-                                         r"does not tile"):
-        L.MaxPool2D(2)(randn(1, 1, 7, 8))
-    with pytest.raises(ValueError, match=r"Conv2D.*stride=2.*width.*1 pixel\(s\) left over"):
-        L.Conv2D(1, 1, 3, stride=2)(randn(1, 1, 7, 8))
+@pytest.mark.parametrize("make, shape, out_hw, reached", [
+    (lambda: L.Conv2D(1, 2, 3, stride=2, padding=1), (1, 1, 8, 8), (4, 4), (8, 8)),   # ResNet's downsampling
+    (lambda: L.Conv2D(1, 1, 3, stride=2), (1, 1, 7, 8), (3, 3), (7, 7)),
+    (lambda: L.AvgPool2D(2), (1, 1, 7, 8), (3, 4), (6, 8)),
+    (lambda: L.AvgPool2D((2, 3)), (1, 1, 5, 7), (2, 2), (4, 6)),
+    (lambda: L.MaxPool2D(2), (1, 1, 7, 8), (3, 4), (6, 8)),
+])
+def test_stride_that_does_not_tile_floors_and_drops_the_rest(backend_name, make, shape, out_hw, reached):
+    """As in PyTorch: ⌊(size + 2·padding − kernel) / stride⌋ + 1 outputs; the pixels no window
+    reaches get a zero gradient, and the others get theirs (max pooling: one pixel per window)."""
+    layer = make()
+    out = layer(randn(*shape))
+    assert out.shape[2:] == out_hw
+    dx = host(layer.backward(randn(*out.shape)))
+    rows, columns = reached
+    assert np.all(dx[..., rows:, :] == 0) and np.all(dx[..., :, columns:] == 0)
+    reached_grads = np.count_nonzero(dx[..., :rows, :columns])
+    assert reached_grads == (out.size if isinstance(layer, L.MaxPool2D) else rows * columns)
 
 
 @pytest.mark.parametrize("make", [lambda: L.Conv2D(1, 2, 3), lambda: L.MaxPool2D(2)])

@@ -54,7 +54,7 @@ def test_linear_without_bias(backend_name):
 
 def test_registry_lists_every_activation():
     assert set(F.ACTIVATIONS) == {"identity", "step", "sigmoid", "tanh", "hard_tanh", "softsign", "relu",
-                                  "leaky_relu", "elu", "softplus", "gaussian"}
+                                  "leaky_relu", "elu", "softplus", "gelu", "silu", "gaussian"}
     assert F.ACTIVATIONS["elu"].params == {"alpha": 1.0}
     assert F.ACTIVATIONS["leaky_relu"].params == {"alpha": 0.01}
     assert "σ(x)" in F.sigmoid.__doc__

@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 import nnkit
-from nnkit import init
+from nnkit import backend, init
 from nnkit import layers as L
 from nnkit.backend import randn
 
@@ -128,7 +128,7 @@ def test_activation_layers_gradcheck(backend_name, name):
 
 def test_activation_layers_come_from_the_registry():
     assert L.ReLU.fn is nnkit.functional.relu and L.ACTIVATION_LAYERS["sigmoid"] is L.Sigmoid
-    assert len(L.ACTIVATION_LAYERS) == 11
+    assert set(L.ACTIVATION_LAYERS) == set(nnkit.functional.ACTIVATIONS) and len(L.ACTIVATION_LAYERS) == 13
     assert "max(0, x)" in L.ReLU.__doc__
 
 
@@ -164,6 +164,25 @@ def test_dropout_layer_train_and_eval(backend_name):
     layer.eval()
     assert layer(x) is x and layer.backward(x) is x
     assert repr(layer) == "Dropout(p=0.5)"
+
+
+def test_dropout_masks_are_the_same_on_every_backend_and_fresh_each_call():
+    masks = []
+    for name in ("numpy", "strict"):
+        with nnkit.use_backend(name):
+            nnkit.seed(4)
+            layer, x = L.Dropout(0.3), nnkit.asarray(np.ones((50, 40)))
+            masks.append([host(layer(x)) for _ in range(2)])
+    assert np.array_equal(masks[0][0], masks[1][0]) and np.array_equal(masks[0][1], masks[1][1])
+    first, second = masks[0]
+    assert not np.array_equal(first, second)
+    assert abs(np.mean(first == 0) - 0.3) < 0.03 and set(np.unique(first)) == {0.0, 1 / 0.7}
+
+
+def test_dropout_keeps_the_dtype_of_its_input(backend_name):
+    with nnkit.use_dtype("float32"):
+        x = nnkit.asarray(np.ones((4, 5)))
+    assert backend.dtype_name(L.Dropout(0.5)(x).dtype) == "float32"
 
 
 def test_dropout_gradchecks_with_its_mask(backend_name):

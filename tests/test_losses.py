@@ -37,6 +37,10 @@ CASES = {  # name: (loss, make pred, make target)
     "ce-onehot": (losses.CrossEntropyLoss, lambda: randn(6, 4),
                   lambda: F.one_hot(labels(0, 3, 1, 2, 2, 0), 4)),
     "nll": (losses.NLLLoss, lambda: F.log_softmax(randn(6, 4)), lambda: labels(1, 1, 0, 3, 2, 0)),
+    "ce-ignore": (lambda: losses.CrossEntropyLoss(ignore_index=-100), lambda: randn(6, 4, std=2),
+                  lambda: labels(0, -100, 1, 2, -100, 0)),
+    "nll-ignore": (lambda: losses.NLLLoss(ignore_index=3), lambda: F.log_softmax(randn(6, 4)),
+                   lambda: labels(1, 3, 0, 3, 2, 0)),
 }
 
 
@@ -89,6 +93,39 @@ def test_cross_entropy_gradient_is_p_minus_y_over_n(backend_name):
     loss_fn = losses.CrossEntropyLoss()
     loss_fn(z, y)
     assert_allclose(host(loss_fn.backward()), (host(F.softmax(z)) - np.eye(3)[host(y)]) / 4)
+
+
+@pytest.mark.parametrize("make", [losses.CrossEntropyLoss, losses.NLLLoss])
+def test_ignore_index_averages_over_the_kept_examples_only(backend_name, make):
+    """A padded batch: the loss and gradient are those of the kept rows alone (mean over them),
+    and the ignored rows get no gradient, as with PyTorch's ignore_index."""
+    scores = F.log_softmax(randn(6, 4)) if make is losses.NLLLoss else randn(6, 4)
+    y = np.array([2, 0, -1, 3, -1, 1])
+    kept = y != -1
+    masked, plain = make(ignore_index=-1), make()
+    value = masked(scores, nnkit.asarray(y))
+    grad = host(masked.backward())
+    assert value == pytest.approx(plain(nnkit.asarray(host(scores)[kept]), nnkit.asarray(y[kept])), rel=1e-12)
+    assert_allclose(grad[kept], host(plain.backward()), rtol=1e-12)
+    assert np.all(grad[~kept] == 0)
+    assert repr(masked) == f"{make.__name__}(ignore_index=-1)"
+
+
+def test_functional_ignore_index_gradchecks(backend_name):
+    z, y = randn(5, 3), labels(0, 7, 2, 7, 1)
+    for forward, backward in ((F.cross_entropy_forward, F.cross_entropy_backward),
+                              (F.nll_forward, F.nll_backward)):
+        grad = backward(forward(z, y, ignore_index=7)[1])
+        report = nnkit.gradcheck(lambda v, f=forward: float(f(v, y, ignore_index=7)[0]), z, grad=grad)
+        assert report.passed, report
+
+
+def test_ignore_index_keeps_the_label_check_and_needs_integer_labels():
+    loss_fn = losses.CrossEntropyLoss(ignore_index=-100)
+    with pytest.raises(ValueError, match=r"class labels must lie in \[0, 3\).*from 0 to 5"):
+        loss_fn(randn(3, 3), labels(0, -100, 5))
+    with pytest.raises(ValueError, match=r"ignore_index needs integer class labels \(N,\)"):
+        loss_fn(randn(3, 3), F.one_hot(labels(0, 1, 2), 3))
 
 
 def test_logsoftmax_then_nll_is_cross_entropy(backend_name):

@@ -76,27 +76,56 @@ def test_rnn_step_known_values():
 
 # ----------------------------------------------------------------------------- sequences
 
+def sequence(cell, x, h0, c0, Wx, Wh, b):
+    """(h, final cell state or None, cache) of a whole sequence, for any cell."""
+    if cell == "lstm":
+        return F.lstm_forward(x, h0, Wx, Wh, b, c0)
+    h, cache = CELLS[cell][2](x, h0, Wx, Wh, b)
+    return h, None, cache
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_sequence_equals_step_by_step(backend_name, cell):
-    gates, step, forward, _ = CELLS[cell]
-    x, h0, (Wx, Wh, b) = randn(N, T, D), randn(N, H), weights(gates)
-    hs, _ = forward(x, h0, Wx, Wh, b)
-    h, c = h0, nnkit.backend.namespace(h0).zeros_like(h0)
+    gates, step, _, _ = CELLS[cell]
+    x, h0, c0, (Wx, Wh, b) = randn(N, T, D), randn(N, H), randn(N, H), weights(gates)
+    hs, c_final, _ = sequence(cell, x, h0, c0, Wx, Wh, b)
+    h, c = h0, c0
     for t in range(T):
         if cell == "lstm":
             h, c, _ = step(x[:, t, :], h, c, Wx, Wh, b)
         else:
             h, _ = step(x[:, t, :], h, Wx, Wh, b)
         assert_allclose(host(hs[:, t, :]), host(h), rtol=1e-12, atol=1e-14)
+    if cell == "lstm":
+        assert_allclose(host(c_final), host(c), rtol=1e-12, atol=1e-14)
+
+
+def test_lstm_starts_from_zero_cell_state_by_default(backend_name):
+    x, h0, (Wx, Wh, b) = randn(N, T, D), randn(N, H), weights(4)
+    zeros = nnkit.backend.namespace(h0).zeros_like(h0)
+    assert_allclose(host(F.lstm_forward(x, h0, Wx, Wh, b)[0]),
+                    host(F.lstm_forward(x, h0, Wx, Wh, b, zeros)[0]))
 
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_sequence_backward_gradchecks(backend_name, cell):
+    """Every input, both initial states and the final cell state's gradient (LSTM), in float64."""
     gates, _, forward, backward = CELLS[cell]
     args = (randn(N, T, D), randn(N, H), *weights(gates))
     R = randn(N, T, H)
-    grads = backward(R, forward(*args)[1])
-    assert_gradients(lambda *a: weighted_sum(forward(*a)[0], R), args, grads, ["x", "h0", "Wx", "Wh", "b"])
+    if cell != "lstm":
+        grads = backward(R, forward(*args)[1])
+        names = ["x", "h0", "Wx", "Wh", "b"]
+        assert_gradients(lambda *a: weighted_sum(forward(*a)[0], R), args, grads, names)
+        return
+    args = (*args, randn(N, H))                                   # x, h0, Wx, Wh, b, c0
+    Rc = randn(N, H)
+    dx, dh0, dc0, dWx, dWh, db = backward(R, forward(*args)[2], Rc)
+
+    def f(*a):
+        h, c, _ = forward(*a)
+        return weighted_sum(h, R) + weighted_sum(c, Rc)
+    assert_gradients(f, args, (dx, dh0, dWx, dWh, db, dc0), ["x", "h0", "Wx", "Wh", "b", "c0"])
 
 
 @settings(max_examples=15, deadline=None)
@@ -153,6 +182,70 @@ def test_backward_accumulates_into_grad(backend_name):
     once = host(layer.Wh.grad).copy()
     layer.backward(dout)
     assert_allclose(host(layer.Wh.grad), 2 * once)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("return_sequences", [True, False], ids=["many-to-many", "many-to-one"])
+def test_layers_with_initial_and_final_states_gradcheck(backend_name, cell, return_sequences):
+    """layer(x, h0=…[, c0=…]) with return_state: the gradients of x, the initial states and Wh
+    for a loss that reads the outputs and the final states."""
+    layer = LAYERS[cell](D, H, return_sequences=return_sequences, return_state=True)
+    names = layer.state_names
+    x, states = randn(N, T, D), [randn(N, H) for _ in names]
+    out, *final = layer(x, **dict(zip(names, states, strict=True)))
+    R, Rs = randn(*out.shape), [randn(N, H) for _ in final]
+    assert all(tuple(f.shape) == (N, H) for f in final)
+    layer.zero_grad()
+    grads = layer.backward(R, **{f"d{n[0]}_n": r for n, r in zip(names, Rs, strict=True)})
+    assert len(grads) == 1 + len(names)
+
+    def loss(x, *states):
+        out, *final = layer(x, **dict(zip(names, states, strict=True)))
+        return weighted_sum(out, R) + sum(weighted_sum(f, r) for f, r in zip(final, Rs, strict=True))
+    assert_gradients(loss, (x, *states), grads, ["x", *names])
+    dWh, Wh = layer.Wh.grad, layer.Wh.data
+
+    def loss_of_Wh(value):
+        layer.Wh.data = value
+        return loss(x, *states)
+    report = nnkit.gradcheck(loss_of_Wh, Wh, grad=dWh)
+    layer.Wh.data = Wh
+    assert report.passed, report
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_truncated_bptt_carries_the_state_across_chunks(backend_name, cell):
+    """Two halves, the second started from the first's final states, compute what the whole
+    sequence does, forward and backward (the first half's dh_n is the second half's dh0)."""
+    layer = LAYERS[cell](D, H, return_state=True)
+    names = layer.state_names
+    x, R = randn(N, 6, D), randn(N, 6, H)
+    whole, *_ = layer(x)
+    dx_whole = host(layer.backward(R))
+    first, *final = layer(x[:, :3, :])
+    second, *_ = layer(x[:, 3:, :], **dict(zip(names, final, strict=True)))
+    assert_allclose(host(second), host(whole[:, 3:, :]), rtol=1e-12, atol=1e-14)
+    dx_second, *dinitial = layer.backward(R[:, 3:, :])
+    layer(x[:, :3, :])
+    dx_first = layer.backward(R[:, :3, :], **{f"d{n[0]}_n": d for n, d in zip(names, dinitial, strict=True)})
+    dx_halves = np.concatenate([host(dx_first), host(dx_second)], axis=1)
+    assert_allclose(dx_halves, dx_whole, rtol=1e-10, atol=1e-12)
+
+
+def test_old_call_forms_return_arrays(backend_name):
+    """Without states, a layer returns one array and backward returns dx, as before (Sequential)."""
+    layer = L.LSTM(D, H)
+    out = layer(randn(N, T, D))
+    assert nnkit.backend.is_array(out) and nnkit.backend.is_array(layer.backward(out))
+    assert repr(L.GRU(D, H, return_state=True)).startswith("GRU(3, 5, return_state=True)")
+
+
+def test_wrong_initial_state_names_layer_and_shapes():
+    with pytest.raises(ValueError, match=r"LSTM\(3, 4\): c0 must have shape \(N, hidden_size\) = \(2, 4\).*"
+                                         r"got shape \(2, 5\)"):
+        L.LSTM(3, 4)(randn(2, 5, 3), c0=randn(2, 5))
+    with pytest.raises(ValueError, match=r"h0 must have shape \(N, H\) = \(2, 5\)"):
+        F.rnn_forward(randn(2, 4, 3), randn(3, 5), *weights(1))
 
 
 # ----------------------------------------------------------------------------- embedding

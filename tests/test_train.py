@@ -108,6 +108,48 @@ def test_regression_history_has_no_accuracy():
         history["accuracy"]
 
 
+def test_fit_checks_the_labels_of_every_batch_once_before_training():
+    X, y = data.blobs(n_per_class=20, seed=0)
+    y = y.copy()
+    y[-1] = 3                                  # in the last batch, beyond the 3 outputs
+    model = _mlp([2, 8, 3])
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\).*from 0 to 3"):
+        nnkit.fit(model, losses.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, y),
+                  epochs=2, batch_size=8, shuffle=False, progress=False)
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())  # no step taken
+
+
+def test_fit_wants_an_nnkit_loss():
+    model = _mlp([2, 3])
+    with pytest.raises(TypeError, match="loss_fn must be an nnkit loss"):
+        nnkit.fit(model, lambda out, y: 0.0, optim.SGD(model.parameters(), lr=0.1),
+                  (np.zeros((4, 2)), np.zeros(4, dtype=np.int64)), epochs=1, progress=False)
+
+
+def test_fit_records_the_same_numbers_as_a_loop_that_reads_every_batch(backend_name):
+    X, y = data.blobs(n_per_class=20, seed=0)
+    nnkit.seed(0)
+    model, loss_fn = _mlp([2, 8, 3]), losses.CrossEntropyLoss()
+    history = nnkit.fit(model, loss_fn, optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=2,
+                        batch_size=16, val_data=(X[:10], y[:10]), progress=False)
+    nnkit.seed(0)
+    model, totals = _mlp([2, 8, 3]), []
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(2):
+        loss_sum = correct = 0.0
+        for xb, yb in data.batches(X, y, batch_size=16):
+            optimizer.zero_grad()
+            out = model(xb)
+            loss_sum += loss_fn(out, yb) * xb.shape[0]
+            correct += nnkit.accuracy(out, yb) * xb.shape[0]
+            model.backward(loss_fn.backward())
+            optimizer.step()
+        totals.append((loss_sum / len(y), correct / len(y), *nnkit.evaluate(model, loss_fn, X[:10], y[:10])))
+    recorded = [[history[k][e] for k in ("loss", "accuracy", "val_loss", "val_accuracy")] for e in range(2)]
+    np.testing.assert_allclose(recorded, totals, rtol=1e-12)
+
+
 def test_fit_stops_when_the_loss_diverges():
     X = np.linspace(-1, 1, 40)[:, None]
     model = layers.Linear(1, 1)

@@ -39,7 +39,7 @@ def test_slider_figure_redraws_with_the_new_value_on_every_change():
 
 def test_neuron_boundary_has_three_sliders_that_each_redraw(monkeypatch):
     calls = []
-    monkeypatch.setattr(widgets, "draw_neuron_boundary",
+    monkeypatch.setattr(widgets.chapter01, "draw_neuron_boundary",
                         lambda ax, X, y, w1, w2, b, **kw: calls.append((w1, w2, b)))
     widget = widgets.neuron_boundary(X, y, w1=1.0, w2=0.0, b=0.0)
     w1, w2, b = _controls(widget)
@@ -90,3 +90,16 @@ def test_every_public_widget_function_says_what_it_shows():
     for name in widgets.__all__:
         doc = inspect.getdoc(getattr(widgets, name))
         assert doc and len(doc.splitlines()[0]) > 20, f"nnkit.widgets.{name} needs a docstring"
+
+
+def test_each_chapter_has_its_module_and_every_demo_is_reexported():
+    """nnkit.widgets.<name> is the function of chapter NN's module; no name is defined twice."""
+    modules = [widgets.base, widgets.chapter01, widgets.chapter03, widgets.chapter04, widgets.chapter05,
+               widgets.chapter06, widgets.chapter07, widgets.chapter08, widgets.chapter09]
+    names = [name for module in modules for name in module.__all__]
+    assert sorted(names) == sorted(widgets.__all__) and len(set(names)) == len(names)
+    for module in modules:
+        for name in module.__all__:
+            assert getattr(widgets, name) is getattr(module, name)
+    assert widgets.conv_window_explorer.__module__ == "nnkit.widgets.chapter08"
+    assert widgets.char_temperature.__module__ == "nnkit.widgets.chapter09"

@@ -55,14 +55,17 @@ def dropout_forward(x: Array, p: float, training: bool = True,
     Scaling during training keeps E[out] = x, so evaluation needs no change: with
     ``training=False`` (or p = 0) out is x itself.
     x:   any shape. p: drop probability in [0, 1).
-    rng: host generator to draw the mask from (default ``backend.rng()``); drawing on the
-         host makes every backend drop the same units for the same seed.
+    rng: host generator that gives the mask's key (default ``backend.rng()``). The uniform
+         numbers themselves are computed on x's device (:func:`nnkit.backend.device_uniform`):
+         nothing is copied from the host, and every backend drops the same units for the
+         same seed.
     Returns out (shape of x) and the cache: the scaled mask (shape of x), or None when off.
     """
     if not training or p == 0:
         return x, None
-    keep = (rng or backend.rng()).random(tuple(x.shape)) >= p
-    mask = backend.asarray(keep / (1 - p), dtype=backend.dtype_name(x.dtype))
+    xp = backend.namespace(x)
+    keep = backend.device_uniform(tuple(x.shape), x, rng) >= p
+    mask = xp.astype(keep, x.dtype) * (1 / (1 - p))
     return x * mask, mask
 
 

@@ -122,37 +122,65 @@ def bce_with_logits_backward(cache: tuple) -> Array:
 
 # ----------------------------------------------------------------------------- multiclass
 
-def cross_entropy_forward(logits: Array, target: Array) -> tuple[Array, tuple]:
+def _ignoring(target: Array, log_probs: Array, ignore_index: int | None) -> tuple[Array, Any]:
+    """Target rows y (N, K) with the ignored labels' rows set to zero, and the examples to average over.
+
+    Without ignore_index: one-hot (or the given probability) rows and N. With it (integer labels
+    only): the label ignore_index gets a zero row, and the count is the number of other
+    labels (a 0-d array; 0 gives a nan loss, as in PyTorch).
+    """
+    if ignore_index is None:
+        return _probabilities(target, log_probs), log_probs.shape[0]
+    if target.ndim != 1:
+        raise ValueError(f"ignore_index needs integer class labels (N,), got targets of shape "
+                         f"{tuple(target.shape)}.")
+    xp = backend.namespace(target)
+    kept = target != ignore_index
+    y = one_hot(target * xp.astype(kept, target.dtype), log_probs.shape[1], log_probs.dtype)
+    weight = xp.astype(kept, log_probs.dtype)
+    return y * weight[:, None], xp.sum(weight)
+
+
+def cross_entropy_forward(logits: Array, target: Array,
+                          ignore_index: int | None = None) -> tuple[Array, tuple]:
     """Softmax cross-entropy from logits: −(1/N) Σₙ Σₖ yₙₖ log softmax(zₙ)ₖ.
 
     logits: (N, K) unnormalised scores z.
     target: (N,) integer class labels in [0, K), or (N, K) one-hot / probability rows.
+    ignore_index: a label (e.g. the padding of sequences of different lengths) whose examples
+    count for nothing: the mean is then over the other examples only, as in PyTorch's
+    ``ignore_index`` (whose default is −100; here the default None ignores nothing).
     Uses log_softmax, so it is finite for any logits.
     """
-    y = _probabilities(target, logits)
+    y, n = _ignoring(target, logits, ignore_index)
     logp = log_softmax(logits)
     xp = backend.namespace(logp)
-    n = logits.shape[0]
-    return -xp.sum(y * logp) / n, (xp.exp(logp), y, n)
+    p = xp.exp(logp)
+    if ignore_index is not None:
+        p = p * xp.sum(y, axis=1, keepdims=True)          # ignored rows: no gradient either
+    return -xp.sum(y * logp) / n, (p, y, n)
 
 
 def cross_entropy_backward(cache: tuple) -> Array:
-    """d(loss)/dz = (softmax(z) − y) / N: the softmax Jacobian and the log cancel to this."""
+    """d(loss)/dz = (softmax(z) − y) / N: the softmax Jacobian and the log cancel to this.
+
+    With ignore_index, N is the number of examples kept and the ignored rows are zero.
+    """
     p, y, n = cache
     return (p - y) / n
 
 
-def nll_forward(log_probs: Array, target: Array) -> tuple[Array, tuple]:
+def nll_forward(log_probs: Array, target: Array, ignore_index: int | None = None) -> tuple[Array, tuple]:
     """Negative log-likelihood −(1/N) Σₙ log pₙ[yₙ] from log-probabilities (e.g. log_softmax).
 
     log_probs: (N, K). target: (N,) integer labels or (N, K) one-hot / probability rows.
+    ignore_index: as in :func:`cross_entropy_forward`.
     """
-    y = _probabilities(target, log_probs)
-    n = log_probs.shape[0]
+    y, n = _ignoring(target, log_probs, ignore_index)
     return -backend.namespace(y).sum(y * log_probs) / n, (y, n)
 
 
 def nll_backward(cache: tuple) -> Array:
-    """d(loss)/d(log_probs) = −y / N."""
+    """d(loss)/d(log_probs) = −y / N (N: the examples kept, with ignore_index)."""
     y, n = cache
     return -y / n

@@ -17,6 +17,18 @@ everything that does not depend on the previous step out of the time loop:
 * backward: the loop only carries the gradient back through the recurrence; dx, dWx,
   dWh and db are then one matrix product each over all N·T steps.
 
+With a batch of 32 and 128 hidden units one step's arrays hold a few thousand numbers, so
+each array operation costs about as much to launch as to compute: the loops are written
+with as few operations per step as possible (the LSTM's σ as ½ + ½·tanh(x/2), one tanh for
+all four gates; the backward's derivative factors computed for all steps before the loop),
+and inside them time is the first axis, (T, N, ·), so each step's slice is one contiguous
+block (they take and return batch-first arrays, as above).
+
+Every sequence starts from a state h0 (and c0 for the LSTM) and ends in a final state: for
+RNN and GRU that is h[:, -1]; :func:`lstm_forward` also returns the final cell state, and
+:func:`lstm_backward` takes its gradient and returns dc0 (encoder–decoders, truncated
+backprop through time and stateful sampling need them).
+
 Gate order in the G·H blocks: LSTM (i, f, o, g), GRU (r, z, n).
 """
 
@@ -72,27 +84,42 @@ def _blocks(a: Any, count: int) -> list[Any]:
     return [a[:, k * H:(k + 1) * H] for k in range(count)]
 
 
-def _states(x: Any, h0: Any) -> Any:
-    """A buffer hs (N, T + 1, H) holding h0 in hs[:, 0]; the state after step t goes to hs[:, t + 1]."""
-    xp = backend.namespace(x)
-    N, T = x.shape[:2]
-    hs = xp.empty((N, T + 1, h0.shape[-1]), dtype=h0.dtype, device=device(h0))
-    hs[:, 0, :] = h0
-    return hs
+def _start_sequence(x: Any, states: dict[str, Any], Wx: Any, Wh: Any, b: Any) -> tuple[Any, tuple]:
+    """Check the shapes, then do what needs no loop: (ax, projection cache), time-major.
 
-
-def _start_sequence(x: Any, h0: Any, Wx: Any, b: Any) -> tuple[Any, tuple, Any]:
-    """Check the shapes, then do what needs no loop: (ax, projection cache, hs).
-
-    x (N, T, D), h0 (N, H) → ax (N, T, G·H), every step's x_t·Wx + b, and the state buffer
-    hs (N, T + 1, H) of :func:`_states`.
+    x (N, T, D); states: the initial states by name, e.g. {"h0": h0}, each (N, H) or None.
+    Returns ax (T, N, G·H), every step's x_t·Wx + b, and the projection's cache. Inside the
+    sequence functions time is the first axis, so each step's slice ax[t] is one contiguous block.
     """
     if x.ndim != 3 or x.shape[2] != Wx.shape[0]:
         raise ValueError(f"A recurrent layer expects a sequence x of shape (N, T, D) with D = {Wx.shape[0]}, "
                          f"got shape {tuple(x.shape)}. A single step (N, D) needs x[:, None, :].")
-    if tuple(h0.shape) != (x.shape[0], h0.shape[-1]):
-        raise ValueError(f"h0 must have shape (N, H) with N = {x.shape[0]}, got {tuple(h0.shape)}.")
-    return (*_project_inputs(x, Wx, b), _states(x, h0))
+    expected = (x.shape[0], Wh.shape[0])
+    for name, state in states.items():
+        if state is not None and tuple(state.shape) != expected:
+            raise ValueError(f"{name} must have shape (N, H) = {expected} for {x.shape[0]} sequences and "
+                             f"{Wh.shape[0]} hidden units, got {tuple(state.shape)}.")
+    return _project_inputs(_swap(x), Wx, b)
+
+
+def _swap(a: Any) -> Any:
+    """(N, T, ...) ↔ (T, N, ...): batch-major to time-major and back (a view)."""
+    return backend.namespace(a).permute_dims(a, (1, 0, *range(2, a.ndim)))
+
+
+def _states(T: int, h0: Any) -> Any:
+    """A buffer hs (T + 1, N, H) holding h0 in hs[0]; the state after step t goes to hs[t + 1]."""
+    xp = backend.namespace(h0)
+    hs = xp.empty((T + 1, *h0.shape), dtype=h0.dtype, device=device(h0))
+    hs[0, ...] = h0
+    return hs
+
+
+def _transposed(W: Any) -> Any:
+    """Wᵀ as a contiguous copy: a small matrix product runs faster on it than on the view W.T."""
+    out = backend.namespace(W).empty((W.shape[1], W.shape[0]), dtype=W.dtype, device=device(W))
+    out[...] = W.T
+    return out
 
 
 # ----------------------------------------------------------------------------- vanilla RNN
@@ -128,12 +155,16 @@ def rnn_forward(x: Any, h0: Any, Wx: Any, Wh: Any, b: Any) -> tuple[Any, tuple]:
     """A vanilla RNN over a whole sequence (T calls of the step, input projection hoisted).
 
     x: (N, T, D)   h0: (N, H)   Wx: (D, H)   Wh: (H, H)   b: (H,)
-    Returns h (N, T, H), the state after every step, and the cache for :func:`rnn_backward`.
+    Returns h (N, T, H), the state after every step (the final state is h[:, -1]), and the
+    cache for :func:`rnn_backward`.
     """
-    ax, projection, hs = _start_sequence(x, h0, Wx, b)        # ax (N, T, H): one matrix product
+    ax, projection = _start_sequence(x, {"h0": h0}, Wx, Wh, b)   # ax (T, N, H): one matrix product
+    hs = _states(x.shape[1], h0)
     for t in range(x.shape[1]):
-        hs[:, t + 1, :] = _rnn_cell(ax[:, t, :], hs[:, t, :], Wh)
-    return hs[:, 1:, :], (projection, hs, Wh)
+        a = ax[t, ...]                                       # x_t·Wx + b, (N, H)
+        a += hs[t, ...] @ Wh
+        hs[t + 1, ...] = backend.namespace(a).tanh(a)
+    return _swap(hs[1:, ...]), (projection, hs, Wh)
 
 
 def rnn_backward(dh: Any, cache: tuple) -> tuple[Any, Any, Any, Any, Any]:
@@ -144,14 +175,15 @@ def rnn_backward(dh: Any, cache: tuple) -> tuple[Any, Any, Any, Any, Any]:
     """
     projection, hs, Wh = cache
     xp = backend.namespace(dh)
-    da = xp.empty(dh.shape, dtype=dh.dtype, device=device(dh))   # gradient w.r.t. each step's pre-activation
-    dh_prev = xp.zeros_like(hs[:, 0, :])
-    for t in reversed(range(dh.shape[1])):
-        h = hs[:, t + 1, :]
-        da[:, t, :] = (dh[:, t, :] + dh_prev) * (1 - h * h)
-        dh_prev = da[:, t, :] @ Wh.T
-    dx, dWx, dWh, db = _parameter_grads(projection, hs[:, :-1, :], da, da)
-    return dx, dh_prev, dWx, dWh, db
+    dh, Wh_T = _swap(dh), _transposed(Wh)       # time-major, like hs (T + 1, N, H)
+    da = 1 - hs[1:, ...] * hs[1:, ...]          # tanh' of every step; times dL/dh_t in the loop
+    dh_prev = xp.zeros_like(hs[0, ...])
+    for t in reversed(range(dh.shape[0])):
+        da_t = da[t, ...]                       # the gradient w.r.t. step t's pre-activation
+        da_t *= dh[t, ...] + dh_prev
+        dh_prev = da_t @ Wh_T
+    dx, dWx, dWh, db = _parameter_grads(projection, hs[:-1, ...], da, da)
+    return _swap(dx), dh_prev, dWx, dWh, db
 
 
 # ----------------------------------------------------------------------------- LSTM
@@ -212,38 +244,75 @@ def lstm_step_backward(dh_next: Any, dc_next: Any, cache: tuple) -> tuple[Any, .
     return dx, da @ Wh.T, dc_prev, dWx, dWh, db
 
 
-def lstm_forward(x: Any, h0: Any, Wx: Any, Wh: Any, b: Any) -> tuple[Any, tuple]:
-    """An LSTM over a whole sequence, starting from h0 and a zero cell state.
+def lstm_forward(x: Any, h0: Any, Wx: Any, Wh: Any, b: Any, c0: Any | None = None) -> tuple[Any, Any, tuple]:
+    """An LSTM over a whole sequence, from the states h0 and c0 (zeros when None).
 
-    x: (N, T, D)   h0: (N, H)   Wx: (D, 4H)   Wh: (H, 4H)   b: (4H,)
-    Returns h (N, T, H) and the cache for :func:`lstm_backward`.
+    x: (N, T, D)   h0, c0: (N, H)   Wx: (D, 4H)   Wh: (H, 4H)   b: (4H,)
+    Returns h (N, T, H), the state after every step (the final one is h[:, -1]), the final
+    cell state c (N, H), and the cache for :func:`lstm_backward`.
+
+    The arithmetic of T calls of :func:`lstm_step_forward`, with σ(a) = ½ + ½·tanh(a/2): the
+    gate columns of x·Wx + b and of Wh are halved once, so one tanh per step serves all four
+    gates, computed in place in a buffer that keeps every step's gates for the backward pass.
     """
-    ax, projection, hs = _start_sequence(x, h0, Wx, b)        # ax (N, T, 4H): one matrix product
-    c = backend.namespace(h0).zeros_like(h0)
-    cell_caches = []
-    for t in range(x.shape[1]):
-        h, c, cell_cache = _lstm_cell(ax[:, t, :], hs[:, t, :], c, Wh)
-        hs[:, t + 1, :] = h
-        cell_caches.append(cell_cache)
-    return hs[:, 1:, :], (projection, hs, Wh, cell_caches)
+    xp = backend.namespace(x, h0)
+    N, T = x.shape[:2]
+    H = h0.shape[-1]
+    gates, projection = _start_sequence(x, {"h0": h0, "c0": c0}, Wx, Wh, b)   # (T, N, 4H): x_t·Wx + b
+    halve = xp.ones(4 * H, dtype=gates.dtype, device=device(gates))
+    halve[:3 * H] = 0.5
+    gates *= halve
+    Wh_halved = Wh * halve
+    hs, cs = _states(T, h0), _states(T, xp.zeros_like(h0) if c0 is None else c0)
+    for t in range(T):
+        z = gates[t, ...]
+        z += hs[t, ...] @ Wh_halved                          # a/2 for i, f, o; a for g
+        gates[t, ...] = xp.tanh(z)
+        ifo = z[:, :3 * H]
+        ifo *= 0.5
+        ifo += 0.5                                           # z = (i, f, o, g)
+        c = z[:, H:2 * H] * cs[t, ...]
+        c += z[:, :H] * z[:, 3 * H:]
+        cs[t + 1, ...] = c
+        hs[t + 1, ...] = z[:, 2 * H:3 * H] * xp.tanh(c)
+    return _swap(hs[1:, ...]), cs[T, ...], (projection, hs, cs, gates, Wh)
 
 
-def lstm_backward(dh: Any, cache: tuple) -> tuple[Any, Any, Any, Any, Any]:
+def lstm_backward(dh: Any, cache: tuple, dc: Any | None = None) -> tuple[Any, Any, Any, Any, Any, Any]:
     """Backprop through time for :func:`lstm_forward`.
 
-    dh: (N, T, H). Returns dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
+    dh: (N, T, H), the loss gradient w.r.t. every output state; dc: (N, H), w.r.t. the final
+    cell state (None: zero). Returns dx (N, T, D), dh0 (N, H), dc0 (N, H), dWx (D, 4H),
+    dWh (H, 4H), db (4H,).
+
+    What :func:`_lstm_cell_backward` does step by step, rearranged: the factors that do not
+    depend on the incoming gradient (the gates' and tanh's derivatives) are computed for all
+    steps at once before the loop, which then only multiplies and carries.
     """
-    projection, hs, Wh, cell_caches = cache
+    projection, hs, cs, gates, Wh = cache
     xp = backend.namespace(dh)
-    N, T, H = dh.shape
-    da = xp.empty((N, T, 4 * H), dtype=dh.dtype, device=device(dh))
-    dh_prev = xp.zeros_like(hs[:, 0, :])
-    dc_prev = xp.zeros_like(dh_prev)
+    T, N, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    dh, Wh_T = _swap(dh), _transposed(Wh)
+    i, f, o, g = (gates[..., k * H:(k + 1) * H] for k in range(4))
+    tanh_c = xp.tanh(cs[1:, ...])
+    through_h = o * (1 - tanh_c * tanh_c)                    # dc gets dh ⊙ this
+    factors = xp.stack([g * i * (1 - i), cs[:-1, ...] * f * (1 - f),      # d(pre-activation) =
+                        tanh_c * o * (1 - o), i * (1 - g * g)], axis=2)   # (dc, dc, dh, dc) ⊙ these
+    da = xp.reshape(factors, (T, N, 4 * H))                  # multiplied in place below
+    dh_t = xp.zeros_like(hs[0, ...])
+    dc = xp.zeros_like(dh_t) if dc is None else dc
     for t in reversed(range(T)):
-        dc_prev = _lstm_cell_backward(dh[:, t, :] + dh_prev, dc_prev, cell_caches[t], da[:, t, :])
-        dh_prev = da[:, t, :] @ Wh.T
-    dx, dWx, dWh, db = _parameter_grads(projection, hs[:, :-1, :], da, da)
-    return dx, dh_prev, dWx, dWh, db
+        dh_t += dh[t, ...]                                   # from the output at t and from step t + 1
+        dc_t = dh_t * through_h[t, ...]
+        dc_t += dc
+        da_if, da_o, da_g = factors[t, :, :2, :], factors[t, :, 2, :], factors[t, :, 3, :]   # views into da
+        da_if *= dc_t[:, None, :]
+        da_o *= dh_t
+        da_g *= dc_t
+        dh_t = da[t, ...] @ Wh_T                             # dh_prev
+        dc = dc_t * f[t, ...]                                # dc_prev
+    dx, dWx, dWh, db = _parameter_grads(projection, hs[:-1, ...], da, da)
+    return _swap(dx), dh_t, dc, dWx, dWh, db
 
 
 # ----------------------------------------------------------------------------- GRU
@@ -305,15 +374,17 @@ def gru_forward(x: Any, h0: Any, Wx: Any, Wh: Any, b: Any) -> tuple[Any, tuple]:
     """A GRU over a whole sequence.
 
     x: (N, T, D)   h0: (N, H)   Wx: (D, 3H)   Wh: (H, 3H)   b: (3H,)
-    Returns h (N, T, H) and the cache for :func:`gru_backward`.
+    Returns h (N, T, H), the state after every step (the final state is h[:, -1]), and the
+    cache for :func:`gru_backward`.
     """
-    ax, projection, hs = _start_sequence(x, h0, Wx, b)        # ax (N, T, 3H): one matrix product
+    ax, projection = _start_sequence(x, {"h0": h0}, Wx, Wh, b)   # ax (T, N, 3H): one matrix product
+    hs = _states(x.shape[1], h0)
     cell_caches = []
     for t in range(x.shape[1]):
-        h, cell_cache = _gru_cell(ax[:, t, :], hs[:, t, :], Wh)
-        hs[:, t + 1, :] = h
+        h, cell_cache = _gru_cell(ax[t, ...], hs[t, ...], Wh)
+        hs[t + 1, ...] = h
         cell_caches.append(cell_cache)
-    return hs[:, 1:, :], (projection, hs, Wh, cell_caches)
+    return _swap(hs[1:, ...]), (projection, hs, Wh, cell_caches)
 
 
 def gru_backward(dh: Any, cache: tuple) -> tuple[Any, Any, Any, Any, Any]:
@@ -324,13 +395,14 @@ def gru_backward(dh: Any, cache: tuple) -> tuple[Any, Any, Any, Any, Any]:
     projection, hs, Wh, cell_caches = cache
     xp = backend.namespace(dh)
     N, T, H = dh.shape
-    dax, dah = (xp.empty((N, T, 3 * H), dtype=dh.dtype, device=device(dh)) for _ in range(2))
-    dh_prev = xp.zeros_like(hs[:, 0, :])
+    dh, Wh_T = _swap(dh), _transposed(Wh)                    # time-major, like hs (T + 1, N, H)
+    dax, dah = (xp.empty((T, N, 3 * H), dtype=dh.dtype, device=device(dh)) for _ in range(2))
+    dh_prev = xp.zeros_like(hs[0, ...])
     for t in reversed(range(T)):
-        dh_direct = _gru_cell_backward(dh[:, t, :] + dh_prev, cell_caches[t], dax[:, t, :], dah[:, t, :])
-        dh_prev = dh_direct + dah[:, t, :] @ Wh.T
-    dx, dWx, dWh, db = _parameter_grads(projection, hs[:, :-1, :], dax, dah)
-    return dx, dh_prev, dWx, dWh, db
+        dh_direct = _gru_cell_backward(dh[t, ...] + dh_prev, cell_caches[t], dax[t, ...], dah[t, ...])
+        dh_prev = dh_direct + dah[t, ...] @ Wh_T
+    dx, dWx, dWh, db = _parameter_grads(projection, hs[:-1, ...], dax, dah)
+    return _swap(dx), dh_prev, dWx, dWh, db
 
 
 # ----------------------------------------------------------------------------- embedding

@@ -4,6 +4,7 @@ from ..module import Module, Parameter, Sequential
 from .activations import (
     ACTIVATION_LAYERS,
     ELU,
+    GELU,
     ActivationLayer,
     Gaussian,
     HardTanh,
@@ -12,6 +13,7 @@ from .activations import (
     LogSoftmax,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Softplus,
     Softsign,

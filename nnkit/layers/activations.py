@@ -17,7 +17,7 @@ Array = Any
 
 __all__ = [
     "ActivationLayer", "ACTIVATION_LAYERS", "Identity", "Step", "Sigmoid", "Tanh", "HardTanh",
-    "Softsign", "ReLU", "LeakyReLU", "ELU", "Softplus", "Gaussian", "Softmax", "LogSoftmax",
+    "Softsign", "ReLU", "LeakyReLU", "ELU", "Softplus", "GELU", "SiLU", "Gaussian", "Softmax", "LogSoftmax",
 ]
 
 
@@ -69,6 +69,8 @@ ReLU = _layer("ReLU", F.relu)
 LeakyReLU = _layer("LeakyReLU", F.leaky_relu)
 ELU = _layer("ELU", F.elu)
 Softplus = _layer("Softplus", F.softplus)
+GELU = _layer("GELU", F.gelu)
+SiLU = _layer("SiLU", F.silu)
 Gaussian = _layer("Gaussian", F.gaussian)
 
 

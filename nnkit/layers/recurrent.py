@@ -18,53 +18,102 @@ __all__ = ["RNN", "LSTM", "GRU", "Embedding"]
 
 
 class _Recurrent(Module):
-    """Shared body of RNN, LSTM and GRU: weights, input checks, many-to-many or many-to-one.
+    """Shared body of RNN, LSTM and GRU: weights, input checks, initial and final states.
 
-    x:   (N, T, input_size); the state starts at zero for every sequence.
+    x:   (N, T, input_size).
     out: (N, T, hidden_size), the state after every step (``return_sequences=True``),
          or (N, hidden_size), the state after the last step only (many-to-one).
     Wx:  (input_size, G·hidden_size)   Wh: (hidden_size, G·hidden_size)   b: (G·hidden_size,)
     with G gate blocks. Weights start uniform in ±1/√hidden_size (as in PyTorch), biases at 0.
+
+    States, for encoder–decoders, truncated backprop through time and stateful sampling:
+    ``layer(x, h0=h0)`` starts from h0 (N, hidden_size) instead of zeros (the LSTM also takes
+    c0). With ``return_state=True`` the call returns ``(out, h_n)`` (LSTM: ``(out, h_n, c_n)``),
+    the final states, as PyTorch's ``output, h_n`` does. ``backward(dout, dh_n=...)`` takes the
+    gradient w.r.t. the final state too, and when the forward call was given an initial
+    state, backward returns ``(dx, dh0)`` (LSTM: ``(dx, dh0, dc0)``) instead of dx alone.
     """
 
     gates: int
     forward_fn: Any
     backward_fn: Any
+    state_names: tuple[str, ...] = ("h0",)
 
     def __init__(self, input_size: int, hidden_size: int, return_sequences: bool = True,
-                 dtype: str | None = None) -> None:
+                 dtype: str | None = None, return_state: bool = False) -> None:
         super().__init__()
         self.input_size, self.hidden_size, self.return_sequences = input_size, hidden_size, return_sequences
+        self.return_state = return_state
         a = 1 / math.sqrt(hidden_size)
         width = self.gates * hidden_size
         self.Wx = Parameter(initializers.uniform(-a, a)(input_size, width, dtype=dtype))
         self.Wh = Parameter(initializers.uniform(-a, a)(hidden_size, width, dtype=dtype))
         self.b = Parameter(initializers.zeros(hidden_size, width, shape=(width,), dtype=dtype))
 
-    def forward(self, x: Array) -> Array:
+    def forward(self, x: Array, h0: Array | None = None) -> Array | tuple[Array, ...]:
+        return self._forward(x, (h0,))
+
+    def backward(self, dout: Array, dh_n: Array | None = None) -> Array | tuple[Array, ...]:
+        return self._backward(dout, (dh_n,))
+
+    # -------------------------------------------------------------- shared by the three cells
+    def _run(self, x: Array, states: list[Array]) -> tuple[Array, tuple[Array, ...], tuple]:
+        """The functional forward: h (N, T, H), the final states and the cache."""
+        h, cache = self.forward_fn(x, states[0], self.Wx.data, self.Wh.data, self.b.data)
+        return h, (h[:, -1, :],), cache
+
+    def _run_backward(self, dh: Array, dfinal: tuple) -> tuple[Array, tuple, Array, Array, Array]:
+        """The functional backward: dx, the initial states' gradients, dWx, dWh, db."""
+        dx, dh0, dWx, dWh, db = self.backward_fn(dh, self._cache)
+        return dx, (dh0,), dWx, dWh, db
+
+    def _forward(self, x: Array, initial: tuple[Array | None, ...]) -> Array | tuple[Array, ...]:
         xp = self._check_input(x, ndim=3, last_dim=self.input_size, last_name="features per step",
                                expected=f"(N, T, {self.input_size})")
-        h0 = xp.zeros((x.shape[0], self.hidden_size), dtype=x.dtype, device=device(x))
-        h, self._cache = self.forward_fn(x, h0, self.Wx.data, self.Wh.data, self.b.data)
+        for name, state in zip(self.state_names, initial, strict=True):
+            if state is not None:
+                self._check_state(name, state, x)
+        self._given_state = any(state is not None for state in initial)
+        zeros = xp.zeros((x.shape[0], self.hidden_size), dtype=x.dtype, device=device(x))
+        h, final, self._cache = self._run(x, [zeros if s is None else s for s in initial])
         self._output_shape = tuple(h.shape)
-        return h if self.return_sequences else h[:, -1, :]
+        out = h if self.return_sequences else h[:, -1, :]
+        return (out, *final) if self.return_state else out
 
-    def backward(self, dout: Array) -> Array:
-        if self.return_sequences:
+    def _backward(self, dout: Array, dfinal: tuple[Array | None, ...]) -> Array | tuple[Array, ...]:
+        xp = backend.namespace(dout)
+        if self.return_sequences and dfinal[0] is None:
             dh = dout
-        else:  # only the last state was used: every earlier output gets zero gradient
-            xp = backend.namespace(dout)
+        else:  # build dL/dh for every step: the last one also collects dL/dh_n
             dh = xp.zeros(self._output_shape, dtype=dout.dtype, device=device(dout))
-            dh[:, -1, :] = dout
-        dx, _, dWx, dWh, db = self.backward_fn(dh, self._cache)
+            if self.return_sequences:
+                dh[...] = dout
+            else:  # only the last state was used: every earlier output gets zero gradient
+                dh[:, -1, :] = dout
+            if dfinal[0] is not None:
+                dh[:, -1, :] += dfinal[0]
+        dx, dinitial, dWx, dWh, db = self._run_backward(dh, dfinal)
         self.Wx.grad = self.Wx.grad + dWx
         self.Wh.grad = self.Wh.grad + dWh
         self.b.grad = self.b.grad + db
-        return dx
+        return (dx, *dinitial) if self._given_state else dx
+
+    def _check_state(self, name: str, state: Array, x: Array) -> None:
+        expected = (x.shape[0], self.hidden_size)
+        if not backend.is_array(state) or type(state) is not type(x):
+            raise TypeError(f"{self._layer_name()}: {name} must be an array like the input "
+                            f"({type(x).__name__}), got {type(state).__name__}. Use nnkit.asarray({name}).")
+        if tuple(state.shape) != expected or state.dtype != x.dtype:
+            raise ValueError(f"{self._layer_name()}: {name} must have shape (N, hidden_size) = {expected} "
+                             f"and dtype {backend.dtype_name(x.dtype)} for an input of shape "
+                             f"{tuple(x.shape)}, "
+                             f"got shape {tuple(state.shape)}, dtype {backend.dtype_name(state.dtype)}. "
+                             "A final state h_n of a previous call has that shape.")
 
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}"
-                + ("" if self.return_sequences else ", return_sequences=False"))
+                + ("" if self.return_sequences else ", return_sequences=False")
+                + (", return_state=True" if self.return_state else ""))
 
 
 class RNN(_Recurrent):
@@ -78,16 +127,35 @@ class LSTM(_Recurrent):
     """Long short-term memory: gates (input, forget, output) and a cell state c that carries memory.
 
     Shapes as in :class:`_Recurrent`, G = 4 in the order (i, f, o, g). The forget gate's
-    bias starts at 1, so the cell remembers by default early in training.
+    bias starts at 1, so the cell remembers by default early in training. The states are h
+    and c: ``lstm(x, h0=h0, c0=c0)``; with ``return_state=True`` it returns ``(out, h_n, c_n)``;
+    ``backward(dout, dh_n=..., dc_n=...)`` returns ``(dx, dh0, dc0)`` when a state was given.
     """
 
     gates = 4
     forward_fn, backward_fn = staticmethod(F.lstm_forward), staticmethod(F.lstm_backward)
+    state_names = ("h0", "c0")
 
     def __init__(self, input_size: int, hidden_size: int, return_sequences: bool = True,
-                 dtype: str | None = None) -> None:
-        super().__init__(input_size, hidden_size, return_sequences, dtype)
+                 dtype: str | None = None, return_state: bool = False) -> None:
+        super().__init__(input_size, hidden_size, return_sequences, dtype, return_state)
         self.b.data[hidden_size:2 * hidden_size] = 1.0
+
+    def forward(self, x: Array, h0: Array | None = None,
+                c0: Array | None = None) -> Array | tuple[Array, ...]:
+        return self._forward(x, (h0, c0))
+
+    def backward(self, dout: Array, dh_n: Array | None = None,
+                 dc_n: Array | None = None) -> Array | tuple[Array, ...]:
+        return self._backward(dout, (dh_n, dc_n))
+
+    def _run(self, x: Array, states: list[Array]) -> tuple[Array, tuple[Array, ...], tuple]:
+        h, c, cache = self.forward_fn(x, states[0], self.Wx.data, self.Wh.data, self.b.data, states[1])
+        return h, (h[:, -1, :], c), cache
+
+    def _run_backward(self, dh: Array, dfinal: tuple) -> tuple[Array, tuple, Array, Array, Array]:
+        dx, dh0, dc0, dWx, dWh, db = self.backward_fn(dh, self._cache, dfinal[1])
+        return dx, (dh0, dc0), dWx, dWh, db
 
 
 class GRU(_Recurrent):
