@@ -14,11 +14,11 @@ import math
 from typing import Any
 
 import matplotlib.pyplot as plt
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import LinearSegmentedColormap, ListedColormap
 from matplotlib.ticker import MaxNLocator
 
 from . import backend
-from .train import History, Model, predict
+from .train import History, Model, _outputs, predict
 
 __all__ = ["PALETTE", "MARKERS", "plot_history", "plot_decision_boundary", "plot_confusion_matrix",
            "draw_network", "plot_digits"]
@@ -62,13 +62,18 @@ def plot_history(history: History, ax: Any = None) -> Any:
 
 
 def plot_decision_boundary(model: Model, X: Any, y: Any, ax: Any = None, resolution: int = 200,
-                           title: str = "Decision boundary", threshold: float = 0.0) -> Any:
+                           title: str = "Decision boundary", threshold: float = 0.0,
+                           probability: bool = False, equal_aspect: bool = True,
+                           legend_loc: str = "best") -> Any:
     """Colour the plane by the class ``model`` predicts, and scatter the data on top; returns the Axes.
 
     model: a Module or a function mapping points (M, 2) to scores (M, K), or to one binary
            logit per point, (M,) or (M, 1) (class 1 above ``threshold``).
     X: (N, 2) points; y: (N,) integer labels (host or backend arrays).
     resolution: grid points per axis (resolution² forward passes, batched).
+    probability: for a binary model, shade by σ(logit), the probability of class 1, from blue (0)
+           through white (0.5) to orange (1), with the boundary drawn as a line.
+    equal_aspect: one unit the same length on both axes (False: each axis its own scale).
     """
     hx = backend.host_xp()
     X, y = backend.to_numpy(X), backend.to_numpy(y)
@@ -80,16 +85,24 @@ def plot_decision_boundary(model: Model, X: Any, y: Any, ax: Any = None, resolut
     n_classes = int(max(hx.max(y), hx.max(regions))) + 1
     colours = [PALETTE[k % len(PALETTE)] for k in range(n_classes)]
     ax = _axes(ax, (5.0, 4.4))
-    ax.contourf(g1, g2, regions, levels=hx.arange(n_classes + 1) - 0.5, cmap=ListedColormap(colours),
-                alpha=0.3)
+    if probability:
+        logits = hx.reshape(backend.to_numpy(_outputs(model, grid, batch_size=grid.shape[0])), g1.shape)
+        prob = 1.0 / (1.0 + hx.exp(-hx.clip(logits, -30.0, 30.0)))
+        ax.imshow(prob, extent=(lo[0], hi[0], lo[1], hi[1]), origin="lower", aspect="auto", vmin=0.0,
+                  vmax=1.0,
+                  cmap=LinearSegmentedColormap.from_list("p", [PALETTE[0], "white", PALETTE[1]]), alpha=0.5)
+        ax.contour(g1, g2, regions, levels=[0.5], colors="black", linewidths=1.2)
+    else:
+        ax.contourf(g1, g2, regions, levels=hx.arange(n_classes + 1) - 0.5, cmap=ListedColormap(colours),
+                    alpha=0.3)
     for k in range(n_classes):
         points = X[y == k]
         if len(points):
             ax.scatter(points[:, 0], points[:, 1], s=18, color=colours[k], marker=MARKERS[k % len(MARKERS)],
                        edgecolors="white", linewidths=0.4, label=f"class {k}")
     ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$", xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]),
-           aspect="equal")
-    ax.legend(loc="best", fontsize="small", framealpha=0.8)
+           aspect="equal" if equal_aspect else "auto")
+    ax.legend(loc=legend_loc, fontsize="small", framealpha=0.8)
     return ax
 
 
@@ -130,12 +143,15 @@ def _node_heights(size: int, max_nodes: int) -> tuple[list[float], float | None]
 
 
 def draw_network(layer_sizes: list[int], ax: Any = None, labels: list[str] | None = None,
-                 max_nodes: int = 10, title: str | None = None) -> Any:
+                 max_nodes: int = 10, title: str | None = None, weights: list[Any] | None = None) -> Any:
     """Draw a fully connected network: each layer a column of nodes, every pair of neighbours joined.
 
     layer_sizes: units per layer, input first, e.g. [3, 4, 1].
     labels:      a name per layer (default "input", "hidden 1", ..., "output"), shown with its size.
     max_nodes:   a larger layer shows its first nodes, a "⋮" and its last node.
+    weights:     optionally the weight matrices, W of shape (D_in, D_out) per layer (no layer larger
+                 than max_nodes): each edge is then drawn in blue (positive) or vermillion (negative),
+                 as wide as its |weight|, and labelled with its value.
     Returns the Axes.
     """
     if len(layer_sizes) < 2:
@@ -146,10 +162,26 @@ def draw_network(layer_sizes: list[int], ax: Any = None, labels: list[str] | Non
     layout = [_node_heights(size, max_nodes) for size in layer_sizes]
     half_height = min(max(layer_sizes), max_nodes) / 2
     ax = _axes(ax, (6.4, 4.0))
+    if weights is not None:
+        weights = [backend.to_numpy(W) for W in weights]
+        shapes = list(zip(layer_sizes[:-1], layer_sizes[1:], strict=True))
+        if [W.shape for W in weights] != shapes or max(layer_sizes) > max_nodes:
+            raise ValueError(f"draw_network: weights must have shapes {shapes} (D_in, D_out) for layer_sizes "
+                             f"{layer_sizes}, each layer at most max_nodes = {max_nodes}; got "
+                             f"{[W.shape for W in weights]}.")
+        largest = max(float(abs(W).max()) for W in weights) or 1.0
     for x in range(depth - 1):
-        for a in layout[x][0]:
-            for b in layout[x + 1][0]:
-                ax.plot([x, x + 1], [a, b], color="0.6", linewidth=0.6, zorder=1)
+        for i, a in enumerate(layout[x][0]):
+            for j, b in enumerate(layout[x + 1][0]):
+                if weights is None:
+                    ax.plot([x, x + 1], [a, b], color="0.6", linewidth=0.6, zorder=1)
+                    continue
+                w = float(weights[x][i, j])
+                ax.plot([x, x + 1], [a, b], color=PALETTE[0] if w > 0 else PALETTE[5],
+                        linewidth=0.4 + 3.0 * abs(w) / largest, alpha=0.75, zorder=1)
+                t = 0.25 + 0.5 * j / max(1, len(layout[x + 1][0]) - 1)   # spread one node's edge labels
+                ax.text(x + t, a + t * (b - a), f"{w:g}", fontsize=8, ha="center", va="center", zorder=3,
+                        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
     for x, ((heights, gap), label, size) in enumerate(zip(layout, labels, layer_sizes, strict=True)):
         colour = PALETTE[4] if x == 0 else PALETTE[1] if x == depth - 1 else PALETTE[2]
         ax.scatter([x] * len(heights), heights, s=380, color=colour, edgecolors="black", linewidths=0.8,
@@ -375,6 +407,8 @@ ACTIVATION_LABELS = {
     "leaky_relu": ("leaky ReLU", r"$x$ if $x > 0$, else $\alpha x$"),
     "elu": ("ELU", r"$x$ if $x > 0$, else $\alpha (e^x - 1)$"),
     "softplus": ("softplus", r"$\log(1 + e^x)$"),
+    "gelu": ("GELU", r"$x\,\Phi(x)$ (tanh form)"),
+    "silu": ("SiLU (swish)", r"$x\,\sigma(x)$"),
     "gaussian": ("Gaussian (radial basis)", r"$e^{-x^2}$"),
 }
 
@@ -548,8 +582,8 @@ __all__ += ["plot_grouped_errorbars"]
 
 def plot_grouped_errorbars(values: dict[str, dict[str, list[float]]], ax: Any = None, ylabel: str = "",
                            title: str = "", log: bool = False, percent: bool = False,
-                           figsize: tuple[float, float] = (7.6, 3.8)) -> Any:
-    """Repeated measurements as mean ± one standard deviation, one cluster per group; returns the Axes.
+                           figsize: tuple[float, float] = (7.6, 3.8), series: list[str] | None = None) -> Any:
+    """Repeated measurements as mean ± one sample standard deviation, one cluster per group; returns the Axes.
 
     values:  {group: {series: [v₁, v₂, ...]}}, e.g. {data set: {model: test accuracy per split}}.
              Groups sit side by side on the horizontal axis; within a group every series gets
@@ -557,16 +591,22 @@ def plot_grouped_errorbars(values: dict[str, dict[str, list[float]]], ax: Any = 
              The faint dots behind each marker are the single measurements.
     log:     a logarithmic vertical axis (for times).
     percent: label the vertical axis in per cent (values are fractions in [0, 1]).
+    series:  every series name in a fixed order (default: the order they first appear); a series
+             takes its colour and marker from its place here, so that a figure of some of the
+             series draws each one as a figure of all of them does.
     """
     from matplotlib.ticker import FuncFormatter, PercentFormatter
 
     hx = backend.host_xp()
     groups = list(values)
-    series = list(dict.fromkeys(name for group in groups for name in values[group]))
-    width = 0.7 / max(len(series), 1)
+    present = list(dict.fromkeys(name for group in groups for name in values[group]))
+    order = list(series) if series is not None else present
+    shown = [name for name in order if name in present]
+    width = 0.7 / max(len(shown), 1)
     ax = _axes(ax, figsize)
-    for s, name in enumerate(series):
-        offset = (s - (len(series) - 1) / 2) * width
+    for position, name in enumerate(shown):
+        offset = (position - (len(shown) - 1) / 2) * width
+        s = order.index(name)
         colour, marker = PALETTE[s % len(PALETTE)], MARKERS[s % len(MARKERS)]
         xs, means, stds = [], [], []
         for g, group in enumerate(groups):
@@ -575,7 +615,7 @@ def plot_grouped_errorbars(values: dict[str, dict[str, list[float]]], ax: Any = 
             v = hx.asarray(values[group][name], dtype=hx.float64)
             xs.append(g + offset)
             means.append(float(hx.mean(v)))
-            stds.append(float(hx.std(v)) if v.shape[0] > 1 else 0.0)
+            stds.append(float(hx.std(v, correction=1)) if v.shape[0] > 1 else 0.0)
             ax.scatter([g + offset] * v.shape[0], v, s=10, color=colour, alpha=0.3, linewidths=0)
         ax.errorbar(xs, means, yerr=stds, fmt=marker, color=colour, markersize=7, capsize=4,
                     elinewidth=1.5, label=name)
@@ -852,3 +892,315 @@ def draw_unrolled_rnn(ax: Any = None, steps: int = 4) -> Any:
                  "at every step", fontsize=10)
     ax.axis("off")
     return ax
+
+
+__all__ += ["draw_lstm_cell"]
+
+
+def draw_lstm_cell(ax: Any = None) -> Any:
+    """One LSTM step as a diagram (chapter 9): the four gates, the cell-state line and the output; returns ax.
+
+    h_{t−1} and x_t feed four layers (σ for the forget, input and output gates f, i, o; tanh for
+    the candidate g). The cell state runs along the top, c_t = f ⊙ c_{t−1} + i ⊙ g, touched only
+    by a product and a sum; the new state h_t = o ⊙ tanh(c_t) leaves at the bottom right.
+    """
+    ax = _axes(ax, (10.0, 5.2))
+    ax.add_patch(plt.Rectangle((0.6, 0.3), 8.8, 5.2, fc="#F4F8FB", ec="0.5", lw=1, zorder=0))
+    line = {"color": "0.2", "lw": 1.4}
+
+    def arrow(start: tuple[float, float], end: tuple[float, float], colour: str = "0.2",
+              lw: float = 1.4) -> None:
+        ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "-|>", "color": colour, "lw": lw,
+                                                         "shrinkA": 0, "shrinkB": 0})
+
+    def node(x: float, y: float, symbol: str) -> None:
+        ax.add_patch(plt.Circle((x, y), 0.27, fc="white", ec="0.2", lw=1.2, zorder=3))
+        ax.text(x, y, symbol, ha="center", va="center", fontsize=12, zorder=4)
+
+    # the cell-state line along the top: × (forget) then + (write)
+    arrow((0.0, 4.8), (2.23, 4.8), PALETTE[0], 2.6)
+    arrow((2.77, 4.8), (4.73, 4.8), PALETTE[0], 2.6)
+    arrow((5.27, 4.8), (10.0, 4.8), PALETTE[0], 2.6)
+    node(2.5, 4.8, "×")
+    node(5.0, 4.8, "+")
+    ax.text(0.0, 5.05, "$c_{t-1}$", fontsize=12, color=PALETTE[0])
+    ax.text(9.6, 5.05, "$c_t$", fontsize=12, color=PALETTE[0])
+    # h_{t-1} and x_t join into one bus that feeds the four gate layers
+    ax.plot([0.0, 7.2], [1.0, 1.0], **line)
+    ax.text(0.0, 1.15, "$h_{t-1}$", fontsize=12)
+    ax.plot([1.3, 1.3], [-0.3, 1.0], **line)
+    ax.text(1.4, -0.3, "$x_t$", fontsize=12)
+    gates = [(2.5, "σ", "$f_t$ forget"), (3.9, "σ", "$i_t$ input"), (5.0, "tanh", "$g_t$ candidate"),
+             (6.6, "σ", "$o_t$ output")]
+    for x, symbol, label in gates:
+        arrow((x, 1.0), (x, 1.85))
+        ax.add_patch(plt.Rectangle((x - 0.42, 1.85), 0.84, 0.6, fc=PALETTE[1], ec="0.2", lw=1, zorder=2))
+        ax.text(x, 2.15, symbol, ha="center", va="center", fontsize=11, zorder=3)
+        ax.text(x + 0.46, 1.45, label, fontsize=9, color="0.3")
+    arrow((2.5, 2.45), (2.5, 4.53))                                # f_t ⊙ c_{t-1}
+    node(4.45, 3.6, "×")                                           # i_t ⊙ g_t
+    arrow((3.9, 2.45), (4.27, 3.4))
+    arrow((5.0, 2.45), (4.63, 3.4))
+    arrow((4.62, 3.82), (4.93, 4.53))
+    # the output: h_t = o_t ⊙ tanh(c_t)
+    ax.plot([8.0, 8.0], [4.8, 4.3], **line)
+    ax.add_patch(plt.Rectangle((7.55, 3.7), 0.9, 0.6, fc="#FFFFFF", ec="0.2", lw=1, zorder=2))
+    ax.text(8.0, 4.0, "tanh", ha="center", va="center", fontsize=10, zorder=3)
+    node(8.0, 2.15, "×")
+    arrow((8.0, 3.7), (8.0, 2.42))
+    arrow((7.02, 2.15), (7.73, 2.15))
+    ax.plot([8.0, 8.0], [1.88, 1.0], **line)
+    arrow((8.0, 1.0), (10.0, 1.0), PALETTE[5], 2.2)
+    ax.text(9.6, 1.15, "$h_t$", fontsize=12, color=PALETTE[5])
+    ax.text(5.0, 5.75, "$c_t = f_t \\odot c_{t-1} + i_t \\odot g_t$          $h_t = o_t \\odot \\tanh(c_t)$",
+            ha="center", fontsize=11)
+    ax.set(xlim=(-0.2, 10.3), ylim=(-0.5, 6.2), aspect="equal")
+    ax.set_title("One LSTM step: the cell state (top) is changed only by a product and a sum", fontsize=10)
+    ax.axis("off")
+    return ax
+
+
+# ----------------------------------------------------------------------------- chapters 0-3: the basics
+
+__all__ += ["plot_arrays", "draw_neuron", "plot_loss_contour", "plot_hidden_layer"]
+
+
+def plot_arrays(arrays: dict[str, Any], title: str | None = None, cell: float = 0.55) -> Any:
+    """Draw small 1-d and 2-d arrays side by side as grids of their values; returns the Figure.
+
+    arrays: {caption: array}, each (n,) or (rows, cols), at most about 8 × 8 to stay readable.
+            A 1-d array is drawn as one row, which is how NumPy broadcasts it against a matrix.
+    cell:   the size of one cell in inches.
+    """
+    hx = backend.host_xp()
+    shown = [(name, backend.to_numpy(a)) for name, a in arrays.items()]
+    grids = [hx.reshape(a, (1, -1)) if a.ndim == 1 else a for _, a in shown]
+    widths = [g.shape[1] for g in grids]
+    rows = max(g.shape[0] for g in grids)
+    size = (cell * (sum(widths) + 1.2 * len(grids)), cell * (rows + 2.4))
+    fig, axes = plt.subplots(1, len(grids), figsize=size, gridspec_kw={"width_ratios": widths}, squeeze=False,
+                             layout="constrained")
+    for ax, (name, a), grid in zip(axes[0], shown, grids, strict=True):
+        ax.imshow(hx.zeros(grid.shape), cmap=ListedColormap(["#F2F2F2"]), vmin=0, vmax=1)
+        for (i, j), value in hx.ndenumerate(grid):
+            ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize=10)
+        for edge in range(grid.shape[0] + 1):
+            ax.axhline(edge - 0.5, color="0.35", linewidth=1.0)
+        for edge in range(grid.shape[1] + 1):
+            ax.axvline(edge - 0.5, color="0.35", linewidth=1.0)
+        ax.grid(False)
+        ax.set(xticks=[], yticks=[])
+        ax.set_anchor("N")                     # every grid hangs from the top, rows aligned
+        ax.set_title(f"{name}\nshape {a.shape}", fontsize=10)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def draw_neuron(ax: Any = None, n_inputs: int = 3) -> Any:
+    """The diagram of one neuron: inputs x_j, weights w_j, bias b, the sum z, the activation f; returns ax."""
+    ax = _axes(ax, (7.5, 3.4))
+    heights = [1.2 * ((n_inputs - 1) / 2 - j) for j in range(n_inputs)]
+    for j, height in enumerate(heights, start=1):
+        ax.annotate("", xy=(3.0, 0), xytext=(0.3, height), arrowprops={"arrowstyle": "->", "color": "grey"})
+        ax.add_patch(plt.Circle((0, height), 0.3, fc=PALETTE[4], ec="k", alpha=0.6))
+        ax.text(0, height, f"$x_{j}$", ha="center", va="center", fontsize=13)
+        ax.text(1.5, 0.55 * height + 0.12, f"$w_{j}$", fontsize=13, ha="center")
+    ax.annotate("", xy=(3.3, 0.35), xytext=(3.3, 1.3), arrowprops={"arrowstyle": "->", "color": "grey"})
+    ax.text(3.3, 1.45, "bias $b$", ha="center", fontsize=12)
+    ax.add_patch(plt.Circle((3.6, 0), 0.6, fc=PALETTE[1], ec="k", alpha=0.7))
+    ax.plot([3.6, 3.6], [-0.6, 0.6], color="k", lw=1)
+    ax.text(3.3, 0, r"$\Sigma$", ha="center", va="center", fontsize=16)
+    ax.text(3.9, 0, r"$f$", ha="center", va="center", fontsize=16)
+    ax.annotate(r"$\hat y = f(z)$", xy=(6.0, 0), xytext=(4.25, 0), fontsize=13, va="center",
+                arrowprops={"arrowstyle": "->", "color": "k"})
+    ax.text(3.6, -1.0, r"affine step $z = \mathbf{w}^\top\mathbf{x} + b$, then activation $f$", ha="center")
+    ax.set(xlim=(-0.5, 6.6), ylim=(-0.4 - 0.6 * n_inputs, 0.5 + 0.6 * n_inputs),
+           title=f"One neuron with D = {n_inputs} inputs")
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax
+
+
+def plot_loss_contour(loss: Any, path: Any, lim1: tuple[float, float], lim2: tuple[float, float],
+                      ax: Any = None, labels: tuple[str, str] = ("$w_1$", "$w_2$"), resolution: int = 120,
+                      title: str = "Loss surface and the gradient-descent path") -> Any:
+    """Contour lines of a loss over two parameters, with an optimiser's path on top; returns ax.
+
+    loss:  a function of two host arrays (the parameter grids, same shape) returning the loss on
+           each grid point (vectorised).
+    path:  (T, 2) the two parameters after each step, start first.
+    lim1, lim2: the ranges drawn for the first and second parameter.
+    """
+    hx = backend.host_xp()
+    g1, g2 = hx.meshgrid(hx.linspace(*lim1, resolution), hx.linspace(*lim2, resolution))
+    surface = backend.to_numpy(loss(g1, g2))
+    path = backend.to_numpy(path)
+    ax = _axes(ax, (5.2, 4.4))
+    levels = hx.quantile(surface, hx.linspace(0.0, 0.9, 14) ** 2)
+    contours = ax.contour(g1, g2, surface, levels=hx.unique(levels), cmap="viridis", linewidths=1.0)
+    ax.clabel(contours, fontsize=7, fmt="%.2f")
+    ax.plot(path[:, 0], path[:, 1], ".-", color=PALETTE[5], markersize=3, linewidth=1.0,
+            label="gradient descent")
+    ax.plot(*path[0], "o", color="k", label="start")
+    ax.plot(*path[-1], "*", color=PALETTE[5], markersize=14, markeredgecolor="k", label="end")
+    ax.set(title=title, xlabel=labels[0], ylabel=labels[1], xlim=lim1, ylim=lim2)
+    ax.legend(loc="best", fontsize=8, framealpha=0.9)
+    return ax
+
+
+def plot_hidden_layer(W: Any, b: Any, lim: float = 2.0, resolution: int = 241) -> Any:
+    """What a 2-input ReLU layer does to the plane: each unit's output, then the regions; returns the Figure.
+
+    W: (2, H) weights and b: (H,) biases of the layer (arrays of any backend), H ≤ 6.
+    One panel per unit shades relu(x·w_j + b_j) (white where the unit is off) with its line
+    x·w_j + b_j = 0 and its weight vector w_j; the last panel colours the plane by which units are
+    on: inside each region the layer, and any network on top of it, is one affine function.
+    """
+    hx = backend.host_xp()
+    W, b = backend.to_numpy(W), backend.to_numpy(b)
+    ticks = hx.linspace(-lim, lim, resolution)
+    g1, g2 = hx.meshgrid(ticks, ticks)
+    Z = g1[..., None] * W[0] + g2[..., None] * W[1] + b                       # (R, R, H) pre-activations
+    units = W.shape[1]
+    fig, axes = plt.subplots(1, units + 1, figsize=(3.1 * (units + 1), 3.3), layout="constrained")
+    for j, ax in enumerate(axes[:-1]):
+        shown = ax.imshow(hx.maximum(Z[..., j], 0.0), extent=(-lim, lim, -lim, lim), origin="lower",
+                          cmap="Blues", vmin=0.0)
+        draw_unit_lines(ax, (W[:, j:j + 1], b[j:j + 1]))
+        ax.annotate("", xy=(W[0, j] / hx.hypot(*W[:, j]), W[1, j] / hx.hypot(*W[:, j])), xytext=(0, 0),
+                    arrowprops={"arrowstyle": "->", "color": PALETTE[5], "lw": 2})
+        ax.set(title=f"unit {j + 1}: relu($x \\cdot w_{j + 1} + b_{j + 1}$)", xlabel="$x_1$", ylabel="$x_2$")
+        fig.colorbar(shown, ax=ax, shrink=0.8)
+    on = (Z > 0).astype(int)
+    pattern = (on * (2 ** hx.arange(units))).sum(axis=-1)                     # one integer per on/off pattern
+    codes, region = hx.unique(pattern, return_inverse=True)
+    colours = [PALETTE[k % len(PALETTE)] for k in range(len(codes))]
+    axes[-1].imshow(region.reshape(pattern.shape), extent=(-lim, lim, -lim, lim), origin="lower",
+                    cmap=ListedColormap(colours), alpha=0.45, interpolation="nearest")
+    for code, colour in zip(codes, colours, strict=True):
+        inside = pattern == code
+        label = "".join(str(j + 1) for j in range(units) if code >> j & 1) or "none"
+        axes[-1].text(float(g1[inside].mean()), float(g2[inside].mean()), label, ha="center", va="center",
+                      fontsize=9, bbox={"boxstyle": "round", "fc": "white", "ec": colour, "alpha": 0.9})
+    draw_unit_lines(axes[-1], (W, b))
+    axes[-1].set(title=f"{len(codes)} regions, by the units on", xlabel="$x_1$", ylabel="$x_2$")
+    for ax in axes:
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
+    return fig
+
+
+__all__ += ["plot_clipping_runs"]
+
+
+def plot_clipping_runs(runs: dict[str, list[tuple[list[float], list[float], float]]],
+                       threshold: float) -> Any:
+    """Chapter 9's clipping experiment: one colour per setting, one thin line per seed; returns the Figure.
+
+    runs: {setting name: [(losses, gradient norms, accuracy) of each seed]}, each tuple as returned
+    by :func:`nnkit.worked.clipping_run` (two lists of one number per update, and a float).
+    Left: the training loss per update, with log 4 (guessing among 4 symbols) marked. Right: the
+    gradient norm before clipping (log scale), with the clipping threshold.
+    """
+    fig, (ax_loss, ax_norm) = plt.subplots(1, 2, figsize=(13.0, 4.0), layout="constrained")
+    for (name, results), colour in zip(runs.items(), (PALETTE[5], PALETTE[0]), strict=False):
+        for k, (losses, norms, _) in enumerate(results):
+            label = f"{name} ({len(results)} seeds)" if k == 0 else None
+            ax_loss.plot(losses, color=colour, lw=0.8, alpha=0.7, label=label)
+            ax_norm.semilogy(norms, color=colour, lw=0.8, alpha=0.7, label=label)
+    ax_loss.axhline(math.log(4), color="0.3", ls=":", lw=1.2, label="guessing: log 4")
+    ax_norm.axhline(threshold, color="0.3", ls="--", lw=1.2, label=f"threshold c = {threshold:g}")
+    ax_loss.set(xlabel="update", ylabel="training loss (cross-entropy)", title="Training loss per update")
+    ax_norm.set(xlabel="update", ylabel="gradient norm before clipping (log scale)",
+                title="Global gradient norm per update")
+    for ax in (ax_loss, ax_norm):
+        ax.legend(fontsize=8)
+    return fig
+
+
+__all__ += ["draw_conv_volume"]
+
+
+def draw_conv_volume(channels: int = 3, size: int = 32, filters: int = 6, kernel: int = 5,
+                     ax: Any = None) -> Any:
+    """A convolutional layer as volumes (chapter 8): input C × H × H, F filters C × k × k, output F × O × O.
+
+    The input is drawn as a stack of ``channels`` slices with one filter's window on its front; each
+    filter (a C × k × k block, every one a different colour) reads the window across all channels
+    and writes one number of its own feature map; the F maps stack into the output volume
+    (stride 1, no padding: O = H − k + 1). Returns ax.
+    """
+    ax = _axes(ax, (11.0, 4.2))
+    out = size - kernel + 1
+    colours = [PALETTE[i % len(PALETTE)] for i in (0, 1, 2, 3, 4, 5, 7)]
+
+    def stack(x: float, y: float, depth: int, side: float, colour_of: Any, step: float) -> None:
+        for d in reversed(range(depth)):                       # back slices first, front slice last
+            ax.add_patch(plt.Rectangle((x + d * step, y + d * step), side, side, fc=colour_of(d), ec="0.25",
+                                       lw=0.8, alpha=0.9))
+
+    side, step = 3.0, 0.35
+    stack(0.0, 0.0, channels, side, lambda d: ("#E8E8E8", "#D0D0D0", "#B8B8B8")[d % 3], step)
+    window = side * kernel / size
+    ax.add_patch(plt.Rectangle((0.6, 1.6), window, window, fill=False, ec=PALETTE[5], lw=2.2))
+    ax.text(side / 2 + channels * step / 2, -0.55, f"input: C × H × W = {channels} × {size} × {size}",
+            ha="center", fontsize=10)
+    # the filters: F blocks of C × k × k
+    for f in range(filters):
+        x0 = 5.2 + f * 0.75
+        stack(x0, 2.3, channels, 0.45, lambda d, f=f: colours[f % len(colours)], 0.09)
+    ax.text(5.2 + filters * 0.375, 3.35,
+            f"F = {filters} filters, each C × k × k = {channels} × {kernel} × {kernel}",
+            ha="center", fontsize=10)
+    ax.annotate("", xy=(5.1, 2.5), xytext=(0.6 + window, 1.6 + window),
+                arrowprops={"arrowstyle": "-|>", "color": PALETTE[5], "lw": 1.4})
+    # the output volume: F maps of O × O, one per filter
+    out_side = side * out / size
+    stack(10.6, 0.2, filters, out_side, lambda d: colours[d % len(colours)], 0.25)
+    ax.annotate("", xy=(10.5, 1.3), xytext=(5.2 + filters * 0.75, 2.5),
+                arrowprops={"arrowstyle": "-|>", "color": "0.3", "lw": 1.4})
+    ax.text(10.6 + out_side / 2 + filters * 0.125, -0.55,
+            f"output: F × O × O = {filters} × {out} × {out}", ha="center", fontsize=10)
+    ax.text(8.0, 1.2,
+            "each filter reads the window\nthrough all C channels and\nwrites one number of its map",
+            ha="center", fontsize=9, color="0.3")
+    ax.set(xlim=(-0.3, 15.2), ylim=(-0.9, 3.9), aspect="equal")
+    ax.set_title(f"One convolutional layer: {channels} channels in, {filters} feature maps out "
+                 f"({filters} · ({channels}·{kernel}·{kernel}) + {filters} = "
+                 f"{filters * (channels * kernel * kernel + 1)} parameters)", fontsize=10)
+    ax.axis("off")
+    return ax
+
+
+__all__ += ["plot_filters_with_maps"]
+
+
+def plot_filters_with_maps(W: Any, maps: Any, image: Any,
+                           title: str = "Filters and their feature maps") -> Any:
+    """Each single-channel filter above the feature map it makes of one image (chapter 8); returns the Figure.
+
+    W:     (F, 1, kh, kw) or (F, kh, kw), e.g. a first Conv2D layer's ``W.data``;
+    maps:  (F, H, W) or (1, F, H, W), that layer's output for ``image`` (after its activation);
+    image: (H', W') or with leading axes of size 1, drawn in grey in the first column.
+    Top row: filter f with its weights written in (purple negative, orange positive, one scale per
+    filter). Bottom row: its map, all maps on one shared colour scale, so a dark map is a weak one.
+    """
+    W, maps, image = (backend.to_numpy(a) for a in (W, maps, image))
+    W = W.reshape(W.shape[0], W.shape[-2], W.shape[-1])
+    maps = maps.reshape(maps.shape[-3], maps.shape[-2], maps.shape[-1])
+    count = W.shape[0]
+    fig, axes = plt.subplots(2, count + 1, figsize=(1.7 * (count + 1), 4.0), layout="constrained")
+    axes[0, 0].imshow(image.reshape(image.shape[-2], image.shape[-1]), cmap="gray")
+    axes[0, 0].set_title("input", fontsize=9)
+    axes[1, 0].axis("off")
+    top = float(maps.max()) or 1.0
+    for f in range(count):
+        draw_kernel(axes[0, f + 1], W[f], annotate=True)
+        axes[0, f + 1].set_title(f"filter {f}", fontsize=9)
+        shown = axes[1, f + 1].imshow(maps[f], cmap="viridis", vmin=0.0, vmax=top)
+        axes[1, f + 1].set(xticks=[], yticks=[])
+        axes[1, f + 1].set_title(f"its map (max {float(maps[f].max()):.1f})", fontsize=8)
+    axes[0, 0].set(xticks=[], yticks=[])
+    fig.colorbar(shown, ax=axes[1, -1], shrink=0.9)
+    fig.suptitle(title)
+    return fig

@@ -15,8 +15,8 @@ dtype) and the slide's input as a batch of one example, shape (1, 3).
 :func:`lenet` is the small convolutional network of chapter 8 (chapter 11 times it and a wider
 version); it draws its weights from nnkit's generator, so call ``nnkit.seed(n)`` first for a
 reproducible start. :func:`memory_task_accuracy` is chapter 9's memory experiment (an RNN, LSTM
-or GRU trained to remember the first symbol of a sequence); it takes a seed of its own and leaves
-nnkit's generator as it found it.
+or GRU trained to remember the first symbol of a sequence) and :func:`clipping_run` its gradient
+clipping experiment; both take a seed of their own and leave nnkit's generator as they found it.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from .data import remember_the_first
 from .layers import GRU, LSTM, RNN, Conv2D, Flatten, Linear, MaxPool2D, ReLU, Sigmoid
 from .losses import CrossEntropyLoss
 from .module import Module, Sequential
-from .optim import Adam
+from .optim import SGD, Adam, clip_grad_norm
 from .train import evaluate, fit
 
 __all__ = ["SIGMOID_X", "SIGMOID_HIDDEN", "SIGMOID_OUTPUT", "MULTICLASS_OUTPUT", "DEEP_X", "DEEP_LAYERS",
            "SOFTMAX_LOGITS", "SOFTMAX_ARGMAX_LOGITS", "linear_from_rows", "sigmoid_network",
-           "multiclass_network", "deep_relu_network", "lenet", "memory_task_accuracy"]
+           "multiclass_network", "deep_relu_network", "lenet", "memory_task_accuracy", "clipping_run"]
 
 # Chapter 2: a hidden layer of four sigmoid units and one sigmoid output unit.
 SIGMOID_X = [-3, 1, 5]
@@ -138,3 +138,34 @@ def memory_task_accuracy(cell: str, steps: int, forget_bias: float | None = None
         fit(model, CrossEntropyLoss(), Adam(model.parameters(), lr=lr), train, epochs=epochs, batch_size=50,
             progress=False)
         return float(evaluate(model, CrossEntropyLoss(), *test)[1])
+
+
+def clipping_run(max_norm: float, seed: int = 0, scale: float = 1.5, lr: float = 0.1, updates: int = 300,
+                 steps: int = 20, hidden: int = 16) -> tuple[list[float], list[float], float]:
+    """Chapter 9's clipping experiment: a vanilla RNN whose gradients explode, trained with and without
+    clipping by the global norm.
+
+    The model is RNN(4, hidden, return_sequences=False) → Linear(hidden, 4) on 512 sequences of
+    :func:`nnkit.data.remember_the_first` (steps long; the same data for every seed), with
+    W_h = scale·Q for a random orthogonal Q, so that gradients grow by about ``scale`` per step
+    back. Plain SGD, ``updates`` mini-batches of 32, each gradient clipped to ``max_norm``
+    (``math.inf``: never clipped). Weights, Q and batches come from ``seed``; nnkit's random
+    stream is restored afterwards.
+    Returns (the loss of every update, the gradient norm before clipping at every update,
+    the final accuracy on the 512 sequences).
+    """
+    X, y = remember_the_first(512, steps)
+    with backend.seeded(seed):
+        model = Sequential(RNN(4, hidden, return_sequences=False), Linear(hidden, 4))
+        Q, _ = backend.host_xp().linalg.qr(backend.rng().standard_normal((hidden, hidden)))
+        model[0].Wh.data = backend.asarray(scale * Q)
+        optimizer, loss_fn = SGD(model.parameters(), lr=lr), CrossEntropyLoss()
+        losses, norms = [], []
+        for _ in range(updates):
+            rows = backend.rng().integers(0, len(X), 32)
+            optimizer.zero_grad()
+            losses.append(float(loss_fn(model(backend.asarray(X[rows])), backend.asarray(y[rows]))))
+            model.backward(loss_fn.backward())
+            norms.append(clip_grad_norm(model.parameters(), max_norm))   # the norm before clipping
+            optimizer.step()
+        return losses, norms, float(evaluate(model, loss_fn, X, y)[1])

@@ -3,6 +3,8 @@ and the chapter 2/3 figure and widget helpers."""
 
 from __future__ import annotations
 
+import sys
+
 import ipywidgets
 import matplotlib
 
@@ -135,8 +137,11 @@ def test_draw_softmax_temperature_bars_and_title():
     fig, ax = plt.subplots()
     widgets.draw_softmax_temperature(ax, np.array(worked.SOFTMAX_LOGITS), temperature=1.0)
     heights = [patch.get_height() for patch in ax.patches]
-    assert_allclose(heights, host(F.softmax(nnkit.asarray(worked.SOFTMAX_LOGITS))))
-    assert "T = 1.00" in ax.get_title()
+    p = host(F.softmax(nnkit.asarray(worked.SOFTMAX_LOGITS)))
+    assert_allclose(heights, p)
+    assert "τ = 1.00" in ax.get_title()
+    assert f"entropy {-np.sum(p * np.log(p)):.2f} nats" in ax.get_title()
+    assert f"ln K = {np.log(5):.2f}" in ax.get_title()
     with pytest.raises(ValueError, match="positive"):
         widgets.draw_softmax_temperature(ax, np.array([1.0, 2.0]), temperature=0.0)
     plt.close(fig)
@@ -144,13 +149,112 @@ def test_draw_softmax_temperature_bars_and_title():
 
 def test_softmax_temperature_widget_redraws_on_change(monkeypatch):
     calls = []
-    monkeypatch.setattr(widgets, "draw_softmax_temperature",
-                        lambda ax, z, temperature: calls.append(temperature))
-    widget = widgets.softmax_temperature(np.array(worked.SOFTMAX_LOGITS))
+    monkeypatch.setattr(sys.modules[widgets.draw_softmax_temperature.__module__], "draw_softmax_temperature",
+                        lambda ax, z, temperature: calls.append((temperature, z.copy())))
+    logits = np.array(worked.SOFTMAX_LOGITS)
+    widget = widgets.softmax_temperature(logits)
     row, output = widget.children
     assert isinstance(output, ipywidgets.Output)
-    (slider,) = row.children
-    assert calls == [1.0]
-    slider.value = 0.2
-    assert calls[-1] == pytest.approx(0.2)
+    temperature, first = row.children
+    assert calls[-1][0] == 1.0 and np.array_equal(calls[-1][1], logits)
+    temperature.value = 0.2
+    assert calls[-1][0] == pytest.approx(0.2)
+    first.value = 3.0
+    assert calls[-1][1][0] == 3.0 and np.array_equal(calls[-1][1][1:], logits[1:])
+    assert np.array_equal(logits, worked.SOFTMAX_LOGITS), "the caller's logits are never changed"
     plt.close("all")
+
+
+# ----------------------------------------------------------------------------- chapter 3: information theory
+
+def test_cross_entropy_is_entropy_plus_kl_and_never_below_the_entropy():
+    p = np.array([0.7, 0.2, 0.1])
+    entropy = -np.sum(p * np.log(p))
+    assert round(entropy, 2) == 0.80, "the chapter quotes H(p) = 0.80 nats"
+    for q in ([0.7, 0.2, 0.1], [0.5, 0.3, 0.2], [0.1, 0.2, 0.7]):
+        q = np.array(q)
+        cross = -np.sum(p * np.log(q))
+        kl = np.sum(p * np.log(p / q))
+        assert np.isclose(cross, entropy + kl) and kl >= 0
+    y = np.array([0.0, 1.0, 0.0])                          # one-hot: entropy 0, so H(y, p) = KL = -log p_y
+    probs = np.array([0.2, 0.5, 0.3])
+    assert np.isclose(-np.sum(y * np.log(probs)), -np.log(0.5))
+
+
+def test_first_loss_is_ln_k_with_small_weights_and_far_above_with_large_ones():
+    gen = np.random.default_rng(1)
+    X, labels = gen.normal(size=(500, 64)), gen.integers(0, 10, size=500)
+    first = {}
+    for s in (0.01, 1.0):
+        with nnkit.backend.seeded(0):
+            layer = Linear(64, 10, init=nnkit.init.normal(s))
+        first[s] = float(losses.CrossEntropyLoss()(layer(nnkit.asarray(X)), nnkit.asarray(labels)))
+    assert round(first[0.01], 2) == round(np.log(10), 2)
+    assert first[1.0] > 3 * np.log(10)
+
+
+def test_squared_error_on_probabilities_barely_pushes_a_confidently_wrong_example():
+    z, y = np.array([6.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    p = host(F.softmax(nnkit.asarray(z)))
+    jacobian = host(F.softmax_jacobian(nnkit.asarray(p)))
+    ce, mse = p - y, jacobian.T @ (p - y)
+    assert ce[1] < -0.99 and -0.006 < mse[1] < -0.004
+    assert 150 < ce[1] / mse[1] < 250, "about two hundred times weaker, as the chapter says"
+
+
+# ----------------------------------------------------------------------------- chapters 0-3: new figures
+
+def test_plot_arrays_draws_every_value_in_a_grid():
+    X = np.arange(12.0).reshape(4, 3)
+    fig = viz.plot_arrays({"X": X, "X.mean(axis=0)": X.mean(axis=0)}, title="t")
+    left, right = fig.axes
+    assert sorted(float(t.get_text()) for t in left.texts) == X.ravel().tolist()
+    assert [t.get_text() for t in right.texts] == ["4.5", "5.5", "6.5"]
+    assert "shape (4, 3)" in left.get_title() and "shape (3,)" in right.get_title()
+    plt.close(fig)
+
+
+def test_plot_hidden_layer_counts_the_relu_regions():
+    W, b = np.array([[1.0, -1.0, 0.2], [0.5, 0.8, -1.0]]), np.array([0.3, 0.2, 0.4])
+    fig = viz.plot_hidden_layer(W, b, lim=2.0)
+    assert len(fig.axes) >= 4 and fig.axes[3].get_title().startswith("7 regions")
+    assert sorted(t.get_text() for t in fig.axes[3].texts) == sorted(["1", "12", "123", "13", "2", "23", "3"])
+    plt.close(fig)
+    fig = viz.plot_hidden_layer(np.array([[1.0], [0.0]]), np.array([0.0]))    # one vertical line: 2 regions
+    assert fig.axes[1].get_title().startswith("2 regions")
+    plt.close(fig)
+
+
+def test_draw_network_with_weights_labels_and_colours_every_edge():
+    model, _ = worked.sigmoid_network()
+    W1, W2 = host(model[0].W.data), host(model[2].W.data)
+    fig, ax = plt.subplots()
+    viz.draw_network([3, 4, 1], ax=ax, max_nodes=4, weights=[W1, W2])
+    labels = sorted(float(t.get_text()) for t in ax.texts if t.get_text().lstrip("-").isdigit())
+    assert labels == sorted(np.concatenate([W1.ravel(), W2.ravel()]).tolist())
+    colours = {line.get_color() for line in ax.lines}
+    assert colours == {viz.PALETTE[0], viz.PALETTE[5]}, "positive blue, negative vermillion"
+    with pytest.raises(ValueError, match="shapes"):
+        viz.draw_network([3, 4, 1], ax=ax, max_nodes=4, weights=[W1.T, W2])
+    plt.close(fig)
+
+
+def test_plot_loss_contour_draws_the_path_from_start_to_end():
+    path = np.array([[1.0, 1.0], [0.5, 0.4], [0.1, 0.05]])
+    fig, ax = plt.subplots()
+    viz.plot_loss_contour(lambda a, b: a ** 2 + b ** 2, path, (-1.5, 1.5), (-1.5, 1.5), ax=ax)
+    traced = ax.lines[0].get_xydata()
+    assert np.array_equal(traced, path)
+    assert ax.get_xlabel() == "$w_1$" and ax.get_legend() is not None
+    plt.close(fig)
+
+
+def test_decision_boundary_shaded_by_probability_for_a_binary_logit():
+    X = np.array([[-1.0, 0.0], [1.0, 0.0], [-0.5, 1.0], [0.5, -1.0]])
+    y = np.array([0, 1, 0, 1])
+    fig, ax = plt.subplots()
+    viz.plot_decision_boundary(lambda P: P[:, :1] * 3.0, X, y, ax=ax, probability=True, equal_aspect=False)
+    image = ax.images[0].get_array()
+    assert image.min() < 0.05 and image.max() > 0.95, "σ(logit) from near 0 to near 1"
+    assert ax.get_aspect() == "auto"
+    plt.close(fig)

@@ -1,6 +1,8 @@
 """Chapter 5's seed formulas (COURSE.md, "Backpropagation, derived"), asserted numerically.
 
-- sum over paths: ∂s/∂W⁽¹⁾ᵢⱼ = W⁽²⁾ᵢ σ'(z⁽²⁾ᵢ) a⁽¹⁾ⱼ = δ⁽²⁾ᵢ a⁽¹⁾ⱼ on the chapter 2 network;
+- sum over paths: ∂s/∂W⁽¹⁾ᵢⱼ = W⁽²⁾ᵢ σ'(z⁽²⁾ᵢ) a⁽¹⁾ⱼ = δ⁽²⁾ᵢ a⁽¹⁾ⱼ on the chapter 2 network (the slides'
+  notation; the chapter writes the same as a⁽⁰⁾ᵢ δ⁽¹⁾ⱼ with layers counted from the input as 0);
+- the backward recursion for any depth, checked against nnkit's layers;
 - the product form ∂J/∂Wᵢ = (∂J/∂ŷ) σ'(A_k) W_k ⋯ W_{i+1} σ'(A_i) Z_{i−1} with ∂J/∂ŷ = −(y − ŷ)
   for J = ½(y − ŷ)² (the slide's (y − ŷ) has the wrong sign);
 - the regularised cross-entropy J(Θ) with λ/2m Σ Θ², and its gradient (λ/m)Θ on weights only;
@@ -8,6 +10,8 @@
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pytest
@@ -198,6 +202,37 @@ def test_matrix_backprop_equals_nnkit_layers(backend_name):
     assert_allclose(nnkit.to_numpy(dX_nnkit), dX, rtol=1e-12, atol=1e-15)
 
 
+def test_the_backward_recursion_for_any_depth_equals_nnkit_layers(backend_name):
+    # δ(out) = (Ŷ − Y)/N; per layer dW = A(l−1)ᵀ δ(l), db = Σₙ δ(l), δ(l−1) = (δ(l) W(l)ᵀ) ⊙ f'(Z(l−1))
+    rng = np.random.default_rng(7)
+    sizes, N = [3, 5, 4, 6, 2], 7
+    X, Y = rng.normal(size=(N, sizes[0])), rng.integers(0, 2, size=(N, sizes[-1])).astype(float)
+    Ws = [rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    bs = [rng.normal(size=b) * 0.1 for b in sizes[1:]]
+    A, Z = [X], []
+    for W, b in zip(Ws, bs, strict=True):
+        Z.append(A[-1] @ W + b)
+        A.append(sigmoid(Z[-1]))                            # sigmoid hidden layers and a sigmoid output
+    delta = (A[-1] - Y) / N
+    dWs, dbs = [None] * len(Ws), [None] * len(Ws)
+    for l in range(len(Ws) - 1, -1, -1):
+        dWs[l], dbs[l] = A[l].T @ delta, delta.sum(axis=0)
+        if l:
+            delta = (delta @ Ws[l].T) * dsigmoid(Z[l - 1])
+    modules = []
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        modules += [layers.Linear(a, b), layers.Sigmoid()]
+    model = nnkit.Sequential(*modules[:-1])                 # the last Sigmoid lives in the loss
+    model.load_state_dict({f"{2 * l}.{name}": value for l, (W, b) in enumerate(zip(Ws, bs, strict=True))
+                           for name, value in (("W", W), ("b", b))})
+    loss_fn = losses.BCEWithLogitsLoss()
+    loss_fn(model(nnkit.asarray(X)), nnkit.asarray(Y))
+    model.backward(loss_fn.backward())
+    for l in range(len(Ws)):
+        assert_allclose(nnkit.to_numpy(model[2 * l].W.grad), dWs[l], rtol=1e-10, atol=1e-14)
+        assert_allclose(nnkit.to_numpy(model[2 * l].b.grad), dbs[l], rtol=1e-10, atol=1e-14)
+
+
 # ----------------------------------------------------------------------------- regularised cost
 
 def _regularised_cost(X, Y, p, lam):
@@ -305,7 +340,8 @@ def test_vanishing_gradients_widget_redraws_on_every_control(monkeypatch):
 
     matplotlib.use("Agg")
     calls = []
-    monkeypatch.setattr(widgets, "draw_gradient_norms", lambda ax, depth, gain: calls.append((depth, gain)))
+    monkeypatch.setattr(sys.modules[widgets.draw_gradient_norms.__module__], "draw_gradient_norms",
+                        lambda ax, depth, gain: calls.append((depth, gain)))
     row, _ = widgets.vanishing_gradients(depth=10, gain=1.0).children
     depth, gain = row.children
     assert calls == [(10, 1.0)]

@@ -4,8 +4,9 @@
   matrices, before and after training, so the decision boundary stays linear;
 - threshold units pass no gradient; σ' ≤ 1/4 saturates; sigmoid outputs make the next layer's
   weight gradients share one sign; tanh = 2/(1 + e^(−2x)) − 1 (the slide's form);
-- dead ReLUs: a large negative bias or a too large learning rate kills units for good; leaky ReLU
-  keeps a gradient; softplus computed naively overflows;
+- dead ReLUs: a large negative bias or a too large learning rate kills units for good; only leaky
+  ReLU keeps a fixed slope far on the left (ELU, softplus, GELU, SiLU nearly die); softplus computed
+  naively overflows; GELU's tanh form is within 1e-3 of x·Φ(x);
 - RBF units interpolate but do not extrapolate; the activation race of section 11.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 import pathlib
+import sys
 
 import ipywidgets
 import matplotlib
@@ -31,6 +33,11 @@ from nnkit import data, layers, losses, optim, viz, widgets  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SPIRALS = data.spirals(n_per_class=100, n_classes=3, noise=0.2, seed=0)
 MOONS = data.moons(n_per_class=100, noise=0.15, seed=0)
+
+
+def _module_of(function):
+    """The module that defines ``function``: patch a helper there, where the widget looks it up."""
+    return sys.modules[function.__module__]
 
 
 def _fold(net):
@@ -172,20 +179,32 @@ def test_a_too_large_learning_rate_kills_relu_units():
     assert final[3.0][0] > 0.5 and final[3.0][1] == [43, 64] and final[3.0][2] < 0.4
 
 
-def test_leaky_relu_units_keep_a_gradient_where_relu_units_are_dead():
+def test_only_leaky_relu_keeps_a_fixed_slope_far_on_the_left():
+    """Section 9: at a first-layer bias of -3 every rectifier but ReLU learns; at -10 the exponentially
+    vanishing left slopes of ELU, softplus, GELU and SiLU leave them near chance, the leaky ReLU learns."""
     X, y = SPIRALS
     loss_fn, result = losses.CrossEntropyLoss(), {}
-    for name, act in (("relu", layers.ReLU), ("leaky", lambda: layers.LeakyReLU(alpha=0.1))):
-        net = _relu_net(-3.0, act)
-        loss_fn(net(nnkit.asarray(X)), nnkit.asarray(y))
-        net.backward(loss_fn.backward())
-        grad = float(np.abs(nnkit.to_numpy(net[0].W.grad)).sum())
-        net.zero_grad()
-        hist = nnkit.fit(net, loss_fn, optim.SGD(net.parameters(), lr=0.3), SPIRALS, epochs=30,
-                         progress=False)
-        result[name] = (grad, round(hist.accuracy[-1], 3))
-    assert result["relu"] == (0.0, 0.327)
-    assert result["leaky"][0] > 0.1 and result["leaky"][1] == 0.647
+    rectifiers = {"relu": layers.ReLU, "leaky": lambda: layers.LeakyReLU(alpha=0.1), "elu": layers.ELU,
+                  "softplus": layers.Softplus, "gelu": layers.GELU, "silu": layers.SiLU}
+    for name, act in rectifiers.items():
+        for b0 in (-3.0, -10.0):
+            net = _relu_net(b0, act)
+            loss_fn(net(nnkit.asarray(X)), nnkit.asarray(y))
+            net.backward(loss_fn.backward())
+            grad = float(np.abs(nnkit.to_numpy(net[0].W.grad)).sum())
+            net.zero_grad()
+            hist = nnkit.fit(net, loss_fn, optim.SGD(net.parameters(), lr=0.3), SPIRALS, epochs=30,
+                             progress=False)
+            result[name, b0] = (grad, hist.accuracy[-1])
+    assert result["relu", -3.0] == (0.0, pytest.approx(0.327, abs=1e-3)) and result["relu", -10.0][0] == 0.0
+    assert result["leaky", -3.0][1] == pytest.approx(0.647, abs=1e-3)
+    others = [name for name in rectifiers if name != "relu"]
+    assert all(result[name, -3.0][0] > 0.01 and result[name, -3.0][1] > 0.45 for name in others)
+    assert result["leaky", -10.0][0] > 0.1 and result["leaky", -10.0][1] > 0.45
+    assert result["elu", -10.0][0] == pytest.approx(1.85e-4, rel=0.02) and result["gelu", -10.0][0] == 0.0
+    assert all(result[name, -10.0][0] < result[name, -3.0][0] / 500 for name in ("elu", "softplus"))
+    assert result["silu", -10.0][0] < result["silu", -3.0][0] / 100
+    assert all(result[name, -10.0][1] < 0.4 for name in ("elu", "softplus", "gelu", "silu"))   # near chance
 
 
 # ----------------------------------------------------------------------------- softplus, RBF
@@ -221,13 +240,31 @@ def test_rbf_network_interpolates_but_does_not_extrapolate():
 
 def test_the_activation_race_of_section_11():
     X, y = SPIRALS
-    names = ("identity", "step", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus")
+    names = ("identity", "step", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "silu")
     accuracy = {name: np.mean([widgets.train_activation_net(X, y, name, seed=s)[1].accuracy[-1]
                                for s in (0, 1, 2)]) for name in names}
     assert max(accuracy["identity"], accuracy["step"], accuracy["sigmoid"]) < 0.6
-    assert min(accuracy["tanh"], accuracy["relu"], accuracy["leaky_relu"], accuracy["elu"]) > 0.95
+    assert min(accuracy[name] for name in ("tanh", "relu", "leaky_relu", "elu", "gelu", "silu")) > 0.95
     assert 0.8 < accuracy["softplus"] < 0.9
     assert round(accuracy["relu"], 3) == 0.977 and round(accuracy["sigmoid"], 3) == 0.563
+
+
+def test_gelu_tanh_form_is_close_to_x_phi_and_silu_is_x_sigma():
+    x = np.linspace(-6, 6, 2001)
+    exact = x * 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+    assert np.abs(F.gelu(x) - exact).max() < 1e-3
+    assert_allclose(F.silu(x), x * F.sigmoid(x))
+    assert F.gelu(x).min() == pytest.approx(-0.170, abs=1e-3)
+    assert F.silu(x).min() == pytest.approx(-0.278, abs=1e-3)
+
+
+def test_a_tenfold_learning_rate_kills_the_relu_net_and_rescues_the_sigmoid_net():
+    X, y = SPIRALS
+    relu = widgets.train_activation_net(X, y, "relu", lr=3.0)[1]
+    sigmoid_slow, sigmoid_fast = (widgets.train_activation_net(X, y, "sigmoid", lr=lr)[1]
+                                  for lr in (0.3, 3.0))
+    assert relu.loss[-1] > 1.0 and relu.accuracy[-1] < 0.4                  # stalls near ln 3, at chance
+    assert sigmoid_fast.accuracy[-1] > 0.8 > 0.6 > sigmoid_slow.accuracy[-1]
 
 
 def test_the_zoo_table_of_section_13():
@@ -261,7 +298,7 @@ def test_plot_activation_draws_f_and_its_derivative():
 def test_plot_activation_grid_has_a_panel_per_activation_and_a_legend():
     fig = viz.plot_activation_grid()
     titled = [ax for ax in fig.axes if ax.get_title()]
-    assert len(titled) == len(F.ACTIVATIONS) and len(fig.axes) == 12
+    assert len(titled) == len(F.ACTIVATIONS) and len(fig.axes) == 16    # 13 panels and the legend, 4 x 4
     assert sum(ax.get_legend() is not None for ax in fig.axes) == 1
     plt.close(fig)
 
@@ -297,7 +334,7 @@ def test_draw_activation_net_titles_the_accuracy(backend_name):
 
 def test_activation_explorer_redraws_on_every_control(monkeypatch):
     calls = []
-    monkeypatch.setattr(widgets, "draw_activation_net",
+    monkeypatch.setattr(_module_of(widgets.activation_explorer), "draw_activation_net",
                         lambda axes, X, y, activation, lr, epochs: calls.append((activation, lr)))
     X, y = MOONS
     widget = widgets.activation_explorer(X, y, activation="relu", lr=0.3)

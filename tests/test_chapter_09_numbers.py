@@ -5,7 +5,7 @@
 - the vanilla RNN cell unrolled by hand equals nnkit's RNN; the worked BPTT example by hand equals
   central differences and nnkit's backward; RNN, LSTM and GRU pass a gradient check;
 - vanishing and exploding gradients: ‖∂L/∂x_t‖ follows s^(T−t) for W_h = s·Q while tanh is linear;
-  clipping by the global norm rescues the training run that explodes without it;
+  clipping by the global norm rescues the training run that explodes without it, on every seed;
 - the LSTM with open forget gates remembers the first symbol over 40 steps where the RNN and the
   default LSTM are at chance (``nnkit.worked.memory_task_accuracy``); the GRU waveform classifier
   and the character model on the Zen of Python reach the chapter's numbers (the sequence sets
@@ -19,6 +19,7 @@ import codecs
 import contextlib
 import io
 import math
+import sys
 
 import ipywidgets
 import matplotlib
@@ -31,6 +32,11 @@ from numpy.testing import assert_allclose  # noqa: E402
 
 import nnkit  # noqa: E402
 from nnkit import data, layers, losses, optim, viz, widgets, worked  # noqa: E402
+
+
+def _module_of(function):
+    """The module that defines ``function``: patch a helper there, where the widget looks it up."""
+    return sys.modules[function.__module__]
 
 
 def _zen() -> str:
@@ -170,33 +176,27 @@ def test_gradient_norms_are_the_same_on_every_backend(backend_name):
     assert_allclose(widgets.rnn_input_gradient_norms(1.5, steps=12), reference, rtol=1e-10)
 
 
-def _train_rnn(X, y, max_norm, updates=300, lr=0.1, scale=1.5):
-    """The chapter's clipping experiment: a vanilla RNN with W_h = 1.5·Q trained by plain SGD."""
-    nnkit.seed(0)
-    model = nnkit.Sequential(layers.RNN(4, 16, return_sequences=False), layers.Linear(16, 4))
-    Q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(16, 16)))
-    model[0].Wh.data = nnkit.asarray(scale * Q)
-    optimizer, loss_fn = optim.SGD(model.parameters(), lr=lr), losses.CrossEntropyLoss()
-    batch_rng, curve, norms = np.random.default_rng(2), [], []
-    for _ in range(updates):
-        rows = batch_rng.integers(0, len(X), 32)
-        optimizer.zero_grad()
-        curve.append(float(loss_fn(model(nnkit.asarray(X[rows])), nnkit.asarray(y[rows]))))
-        model.backward(loss_fn.backward())
-        norms.append(optim.clip_grad_norm(model.parameters(), max_norm))
-        optimizer.step()
-    return curve, norms, nnkit.evaluate(model, loss_fn, X, y)[1]
-
-
 @pytest.mark.slow
-def test_clipping_rescues_the_run_that_explodes(numpy_backend):
-    X, y = data.remember_the_first(512, steps=20)
-    curve, norms, accuracy = _train_rnn(X, y, math.inf)
-    assert max(norms) > 10 and accuracy < 0.6
-    assert np.mean(curve[-20:]) == pytest.approx(math.log(2), abs=0.05)   # two pairs of symbols merged
-    curve, norms, accuracy = _train_rnn(X, y, 1.0)
-    assert accuracy == 1.0 and np.mean(curve[-20:]) < 0.05
-    assert sum(n > 1 for n in norms) <= 30 and all(n <= 1 for n in norms[50:])
+def test_clipping_rescues_the_run_that_explodes_on_every_seed(numpy_backend):
+    """The chapter's claims over its 5 seeds, with margins: each run's path is chaotic, its fate is not."""
+    state = nnkit.backend.rng().bit_generator.state
+    for seed in range(5):
+        losses, norms, accuracy = worked.clipping_run(math.inf, seed=seed, lr=1.0)
+        assert norms[0] > 5 and accuracy < 0.95, seed                  # the first step is deterministic
+        losses, norms, accuracy = worked.clipping_run(0.3, seed=seed, lr=1.0)
+        assert norms[0] > 5 and np.mean(losses[-20:]) < 0.05 and accuracy > 0.95, seed
+        assert max(norms[100:]) <= 0.3, seed                              # clipping only acts early
+    assert nnkit.backend.rng().bit_generator.state == state, "it must restore nnkit's random stream"
+
+
+def test_plot_clipping_runs_draws_a_line_per_seed():
+    runs = {"no clipping": [([1.0, 2.0], [5.0, 20.0], 0.2)] * 3,
+            "clipped": [([1.0, 0.5], [5.0, 0.2], 1.0)] * 3}
+    fig = viz.plot_clipping_runs(runs, threshold=0.3)
+    ax_loss, ax_norm = fig.axes
+    assert len(ax_loss.lines) == len(ax_norm.lines) == 7          # 6 runs and one reference line each
+    assert ax_norm.get_yscale() == "log" and "c = 0.3" in ax_norm.get_legend().get_texts()[-1].get_text()
+    plt.close(fig)
 
 
 # ----------------------------------------------------------------------------- gated cells
@@ -286,6 +286,52 @@ def test_the_character_model_learns_the_zen(numpy_backend):
     assert set(top) == {"c", "*", "d", "n"}
 
 
+@pytest.mark.slow
+def test_truncated_bptt_with_carried_states_memorises_the_zen_and_samples_with_a_state(numpy_backend):
+    """Section 7's truncated BPTT: 8 streams of 4 windows, states carried forward, dh0 and dc0 dropped."""
+    text = _zen()
+    vocab = "".join(sorted(set(text)))
+    V, T, streams = len(vocab), 24, 8
+    codes = np.array([vocab.index(c) for c in text])
+    nnkit.seed(0)
+    embed, lstm, head = layers.Embedding(V, 16), layers.LSTM(16, 64, return_state=True), layers.Linear(64, V)
+    model = nnkit.Sequential(embed, lstm, head)
+    loss_fn, optimizer = losses.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-2)
+    windows, starts = (len(codes) - 1) // streams // T, np.arange(streams) * ((len(codes) - 1) // streams)
+    assert windows == 4
+    curve = []
+    for update in range(400):
+        if update % windows == 0:
+            h = c = nnkit.asarray(np.zeros((streams, 64)))
+        positions = starts[:, None] + update % windows * T + np.arange(T)
+        optimizer.zero_grad()
+        out, h, c = lstm(embed(nnkit.asarray(codes[positions])), h0=h, c0=c)
+        scores = head(out)
+        curve.append(float(loss_fn(scores.reshape(-1, V), nnkit.asarray(codes[positions + 1].reshape(-1)))))
+        dx, dh0, dc0 = lstm.backward(head.backward(loss_fn.backward().reshape(scores.shape)))
+        assert dh0.shape == dc0.shape == (streams, 64)
+        embed.backward(dx)
+        optim.clip_grad_norm(model.parameters(), 5.0)
+        optimizer.step()
+    assert curve[0] == pytest.approx(math.log(V), abs=0.05) and np.mean(curve[-8:]) < 0.15   # windowed: ~0.29
+    # sampling with a carried state gives the same next-character scores as re-reading the whole text
+    tokens = nnkit.asarray([[vocab.index(ch) for ch in "Beautiful is"]])
+    whole, _, _ = lstm(embed(tokens))
+    first, h, c = lstm(embed(tokens[:, :-1]))
+    last, _, _ = lstm(embed(tokens[:, -1:]), h0=h, c0=c)
+    assert_allclose(nnkit.to_numpy(head(last[:, -1, :])), nnkit.to_numpy(head(whole[:, -1, :])), atol=1e-12)
+
+
+def test_draw_lstm_cell_shows_the_gates_and_both_states():
+    ax = viz.draw_lstm_cell()
+    texts = " ".join(t.get_text() for t in ax.texts)
+    labels = ("$f_t$ forget", "$i_t$ input", "$g_t$ candidate", "$o_t$ output", "$c_{t-1}$", "$h_t$", "$x_t$")
+    for label in labels:
+        assert label in texts
+    assert "product and a sum" in ax.get_title()
+    plt.close(ax.figure)
+
+
 # ----------------------------------------------------------------------------- figures and widgets
 
 def _tiny_char_model(vocab: str):
@@ -340,7 +386,7 @@ def test_rnn_gradient_explorer_redraws_on_each_control(monkeypatch):
     def fake_draw(ax, scale, steps, input_scale, reference):
         calls.append((scale, input_scale, steps))
 
-    monkeypatch.setattr(widgets, "draw_rnn_gradient_norms", fake_draw)
+    monkeypatch.setattr(_module_of(widgets.rnn_gradient_explorer), "draw_rnn_gradient_norms", fake_draw)
     scale, input_scale, steps = _controls(widgets.rnn_gradient_explorer(scale=1.5, input_scale=0.1, steps=50))
     assert calls[-1] == (1.5, pytest.approx(0.1), 50)
     scale.value = 0.5
@@ -356,13 +402,14 @@ def test_char_temperature_redraws_bars_and_sample(monkeypatch):
     vocab = "ab c\n"
     model = _tiny_char_model(vocab)
     temperatures = []
-    monkeypatch.setattr(widgets, "sample_text", lambda *args: f"sample at {args[4]:.2f}")
+    monkeypatch.setattr(_module_of(widgets.char_temperature), "sample_text",
+                        lambda *args: f"sample at {args[4]:.2f}")
     widget = widgets.char_temperature(model, vocab, "ab ca", temperature=1.0, length=10)
     (slider,) = _controls(widget)
     def fake_draw(ax, model, vocab, prompt, temperature, context):
         temperatures.append(temperature)
 
-    monkeypatch.setattr(widgets, "draw_char_temperature", fake_draw)
+    monkeypatch.setattr(_module_of(widgets.char_temperature), "draw_char_temperature", fake_draw)
     slider.value = 0.5
     assert temperatures == [pytest.approx(0.5)]
     plt.close("all")
@@ -375,5 +422,5 @@ def test_draw_char_temperature_shows_the_likeliest_characters():
     widgets.draw_char_temperature(ax, model, vocab, "ab ca", temperature=2.0, top=3)
     heights = [patch.get_height() for patch in ax.patches]
     assert len(heights) == 3 and heights == sorted(heights, reverse=True)
-    assert "T = 2.00" in ax.get_title() and "ab ca" in ax.get_title()
+    assert "τ = 2.00" in ax.get_title() and "ab ca" in ax.get_title()
     plt.close("all")

@@ -6,7 +6,9 @@ ensembles and networks is reproducible (the stored table comes out again, a fixe
 gives the same accuracies whatever ran before, numpy and strict agree), and the claims the
 chapter draws from it hold. Chapter 11: asking for CuPy where it cannot run fails with the
 reason, ``auto`` falls back to NumPy and says why, the notebook's detection cell prints
-the fallback, and the training code gives the same results on the strict stand-in.
+the fallback, the training code gives the same results on the strict stand-in, its timing
+function waits for the device after every timed call, and its GPU-numbers cell shows the
+committed data file or says there is none.
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ def test_the_tables_are_the_bundled_ones_and_the_synthetic_one_is_fixed(ch10):
 def test_the_stored_accuracy_table_comes_out_again(ch10):
     """Re-running the race on wine reproduces the row the notebook printed, digit for digit."""
     accuracy, _, _ = ch10["race"](*ch10["tables"]["wine"])
-    line = f"{'wine':<18}" + "".join(f"{np.mean(a):>12.1%} ± {np.std(a):4.1%}" for a in accuracy.values())
+    line = f"{'wine':<18}" + "".join(f"{np.mean(a):>12.1%} ± {np.std(a, ddof=1):4.1%}"
+                                     for a in accuracy.values())
     stored = _stored_output(CH10, "accuracy = {name: result[0]")
     assert line in stored.splitlines(), f"recomputed {line!r}, stored:\n{stored}"
 
@@ -141,6 +144,31 @@ def test_forests_barely_notice_feature_scales_and_networks_do(ch10):
     standardised = ch10["mlp_accuracy"]((scaler.transform(train[0]), train[1]),
                                         (scaler.transform(test[0]), test[1]))
     assert standardised - ch10["mlp_accuracy"](train, test) > 0.05
+
+
+def test_the_race_and_its_tuners_work_for_regression(ch10):
+    """Real-valued targets: R² scores, the trees' regressors, a network with one output and MSELoss."""
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    assert ch10["is_regression"](y) and not ch10["is_regression"](ch10["tables"]["iris"][1])
+    assert ch10["score"](y, y) == 1.0 and abs(ch10["score"](y, np.full_like(y, y.mean()))) < 1e-12
+    scores, chosen, _ = ch10["race"](X, y, folds=2, repeats=1)
+    assert set(scores) == set(ch10["TUNERS"]) and all(len(v) == 2 for v in scores.values())
+    assert all(0.2 < np.mean(v) < 0.7 for v in scores.values()), scores     # R² of the diabetes table
+    assert chosen["MLP (nnkit)"][0].startswith("H=")
+
+
+def test_the_race_uses_repeated_stratified_folds_and_seeds_every_model(ch10):
+    calls = []
+
+    def spy(train, val, test, seed=0):
+        calls.append((len(train[1]), len(val[1]), len(test[1]), seed, np.bincount(test[1]).tolist()))
+        return 1.0, "spy", 1.0
+
+    ch10["race"](*ch10["tables"]["iris"], tuners={"spy": spy})
+    assert [c[3] for c in calls] == list(range(10))                         # 5 folds × 2 repeats, seeds 0..9
+    assert all(c[:3] == (90, 30, 30) and c[4] == [10, 10, 10] for c in calls)   # 60/20/20, stratified
 
 
 def test_best_cut_agrees_with_a_scikit_learn_stump():
@@ -281,3 +309,55 @@ def test_grouped_errorbars_draw_one_cluster_per_group_and_one_entry_per_series()
     log_ax = viz.plot_grouped_errorbars({"x": {"s": [0.1, 0.2]}}, log=True)
     assert log_ax.get_yscale() == "log"
 
+
+
+def test_measure_waits_for_the_device_after_every_timed_call_and_takes_the_median(monkeypatch):
+    ns = _run_cells(CH11, ("def measure",))
+    events = []
+    monkeypatch.setattr(nnkit, "synchronize", lambda: events.append("sync"))
+    durations = iter([0.0, 0.0, 5.0, 1.0, 2.0])              # two warm-up calls, then three timed ones
+    fake_clock = iter(range(100))
+
+    def f():
+        events.append("call")
+        next(durations)
+
+    monkeypatch.setattr(ns["time"], "perf_counter", lambda: next(fake_clock))
+    assert ns["measure"](f, repeats=3, warmup=2) == 1.0       # each timed call reads the clock twice
+    assert events == ["call", "call", "sync"] + ["call", "sync"] * 3
+
+
+GPU_RECORD = {"measured_on": "nnkit is using CuPy 13.6.0 on the GPU (Example GPU), default dtype float64.",
+              "date": "2026-01-02",
+              "median_seconds_per_epoch": {"chapter 8 LeNet, batch 32": {"CPU float32": 0.04,
+                                                                         "GPU float32": 0.02}}}
+
+
+@pytest.mark.parametrize("present", [False, True])
+def test_the_gpu_numbers_cell_shows_the_committed_file_or_says_none(tmp_path, monkeypatch, present):
+    if present:
+        (tmp_path / "data").mkdir()
+        (tmp_path / "data" / "gpu_timings.json").write_text(json.dumps(GPU_RECORD))
+    monkeypatch.chdir(tmp_path)
+    ns = _run_cells(CH11, ())
+    ns["GPU"] = False
+    cell = next(c for c in _code_cells(CH11) if "GPU_FILE =" in c)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(cell, ns)
+    text = printed.getvalue()
+    if present:
+        assert "Example GPU" in text and "2026-01-02" in text and "GPU float32 0.0200 s" in text
+    else:
+        assert text.startswith("No measured GPU numbers yet")
+    assert not (tmp_path / "data" / "gpu_timings.json").exists() or present   # nothing written without a GPU
+
+
+def test_the_committed_gpu_file_if_any_has_the_documented_fields():
+    path = ROOT / "notebooks" / "data" / "gpu_timings.json"
+    if not path.exists():
+        pytest.skip("no GPU numbers have been committed yet")
+    record = json.loads(path.read_text())
+    assert set(record) == {"measured_on", "date", "median_seconds_per_epoch"}
+    assert "CuPy" in record["measured_on"]
+    assert all(s > 0 for runs in record["median_seconds_per_epoch"].values() for s in runs.values())

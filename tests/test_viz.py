@@ -25,7 +25,7 @@ def test_plot_history_draws_loss_and_accuracy_with_legends():
     model = layers.Linear(2, 3)
     history = nnkit.fit(model, losses.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, y),
                         epochs=3, val_data=(X, y), progress=False)
-    fig = history.plot()
+    fig = viz.plot_history(history)
     assert len(fig.axes) == 2 and all(_labelled(ax) for ax in fig.axes)
     assert [len(ax.lines) for ax in fig.axes] == [2, 2]
     assert all(ax.get_legend() is not None for ax in fig.axes)
