@@ -75,7 +75,7 @@ def test_stored_outputs_are_compared_with_numpy_simd_off():
     assert not set(switched_off.split()) & set(enabled.split()), f"{switched_off} still on in a kernel"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+@pytest.mark.parametrize("path", WITH_CODE, ids=[str(p.relative_to(ROOT)) for p in WITH_CODE])
 def test_stored_backend_line_is_what_a_student_sees(path):
     """The setup cell's output is not compared (it names versions), so check its content here."""
     if path.parent.name == "solutions" and not any("setup_notebook(" in "".join(c["source"])
