@@ -116,3 +116,12 @@ def test_check_type_says_which_type_came_back(value, kind, message):
     with pytest.raises(AssertionError, match=re.escape(message)):
         check_type(value, kind, name="n")
     check_type(np.int64(3), int, name="a NumPy integer counts as an int")
+
+
+def test_check_true_passes_a_property_and_fails_with_the_hint(capsys):
+    from nnkit.course import check_true
+
+    check_true(3 > 2, "the order is shuffled", "shuffle it")
+    assert capsys.readouterr().out == "✓ the order is shuffled passed\n"
+    with pytest.raises(AssertionError, match=r"^counts: use integers$"):
+        check_true(False, "counts", "use integers")

@@ -125,6 +125,7 @@ Everything else
     ``pytest --nbval solutions/`` passes.
 """
 
-from .checks import call, check_close, check_dtype, check_equal, check_scalar, check_shape, check_type
+from .checks import (call, check_close, check_dtype, check_equal, check_scalar, check_shape, check_true,
+                     check_type)
 
 __all__ = ["check_close", "check_dtype", "check_equal", "check_scalar", "check_shape"]

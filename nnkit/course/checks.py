@@ -14,7 +14,8 @@ from typing import Any
 
 from .. import backend
 
-__all__ = ["call", "check_close", "check_dtype", "check_equal", "check_scalar", "check_shape", "check_type"]
+__all__ = ["call", "check_close", "check_dtype", "check_equal", "check_scalar", "check_shape", "check_true",
+           "check_type"]
 
 
 def _passed(name: str) -> None:
@@ -266,4 +267,14 @@ def check_type(actual: Any, kind: type | tuple[type, ...], name: str = "result")
         elif isinstance(actual, list):
             hint = " Convert it with np.asarray(...)."
         _fail(name, f"{wanted} expected, got {got}.{hint}")
+    _passed(name)
+
+
+def check_true(condition: Any, name: str, hint: str) -> None:
+    """Pass when ``condition`` holds; else fail with ``hint``, a sentence that says what to fix.
+
+    For properties no comparison expresses: "the order is shuffled", "the counts are integers".
+    """
+    if not condition:
+        _fail(name, hint)
     _passed(name)
