@@ -42,8 +42,12 @@ Check cells
     A code cell tagged ``check:<name>`` (unique), worth
     ``cell.metadata["course"]["points"]`` points (an int, default 1). It calls the
     student's functions and the helpers of this package (``check_close``,
-    ``check_equal``, ``check_scalar``, ``check_shape``, ``check_dtype``), which print
-    ``✓ … passed`` or raise an ``AssertionError`` that tells the student what is wrong.
+    ``check_equal``, ``check_scalar``, ``check_shape``, ``check_dtype``, ``check_type``,
+    ``check_true``), which print ``✓ … passed`` or raise an ``AssertionError`` that tells
+    the student what is wrong. Call the student's function through ``call(fn, *args)``:
+    it passes copies, fails with a sentence when the function changed an argument in
+    place (unless named in ``may_change=``), and turns an exception into one sentence with
+    the call's shapes and its likely cause. Compute references before the call.
     A check passes when the cell runs without an exception; it scores all or nothing.
     Its visible part must call the student's code, so that it fails on the exercise as
     handed out (a check made only of hidden tests would pass on a blank).
@@ -125,7 +129,16 @@ Everything else
     ``pytest --nbval solutions/`` passes.
 """
 
-from .checks import (call, check_close, check_dtype, check_equal, check_scalar, check_shape, check_true,
-                     check_type)
+from .checks import (
+                     call,
+                     check_close,
+                     check_dtype,
+                     check_equal,
+                     check_scalar,
+                     check_shape,
+                     check_true,
+                     check_type,
+)
 
-__all__ = ["check_close", "check_dtype", "check_equal", "check_scalar", "check_shape"]
+__all__ = ["call", "check_close", "check_dtype", "check_equal", "check_scalar", "check_shape", "check_true",
+           "check_type"]
