@@ -130,14 +130,14 @@ Everything else
 """
 
 from .checks import (
-                     call,
-                     check_close,
-                     check_dtype,
-                     check_equal,
-                     check_scalar,
-                     check_shape,
-                     check_true,
-                     check_type,
+    call,
+    check_close,
+    check_dtype,
+    check_equal,
+    check_scalar,
+    check_shape,
+    check_true,
+    check_type,
 )
 
 __all__ = ["call", "check_close", "check_dtype", "check_equal", "check_scalar", "check_shape", "check_true",
