@@ -125,3 +125,13 @@ def test_check_true_passes_a_property_and_fails_with_the_hint(capsys):
     assert capsys.readouterr().out == "✓ the order is shuffled passed\n"
     with pytest.raises(AssertionError, match=r"^counts: use integers$"):
         check_true(False, "counts", "use integers")
+
+
+def test_call_names_an_if_on_a_whole_array():
+    from nnkit.course import call
+
+    def relu(x):
+        return x if x > 0 else 0 * x
+
+    with pytest.raises(AssertionError, match=r"relu\(x \(2, 3\)\) raised ValueError.*np\.where"):
+        call(relu, np.ones((2, 3)))

@@ -198,6 +198,9 @@ def _likely_cause(exc: Exception, arguments: dict[str, Any]) -> str:
     if isinstance(exc, ValueError) and any(word in message for word in ("matmul", "shapes", "broadcast")):
         return (f"the shapes do not line up (your inputs: {shapes}). Write down each array's shape and "
                 "check the order of every matrix product (x @ W, batch first) and any transpose.")
+    if isinstance(exc, ValueError) and "truth value of an array" in message:
+        return (f"an `if`, `and`, `or` or `max(...)` met a whole array (your inputs: {shapes}); work on "
+                "every element at once with np.where(condition, a, b), np.maximum or a boolean mask.")
     if isinstance(exc, IndexError):
         return f"an index is out of range for its axis (your inputs: {shapes}): check loop bounds and axes."
     if isinstance(exc, TypeError) and "NoneType" in message:
