@@ -15,6 +15,8 @@ import pytest
 
 import nnkit
 from nnkit import layers, losses
+from nnkit.course import call
+from nnkit.course.checks import ChangedInPlace
 from nnkit.course.plain import PlainDataError, pack, unpack
 from nnkit.course.referee import Referee, StudentError
 from nnkit.course.sandbox import Limits
@@ -165,8 +167,11 @@ def shape_changer(x):
 """, "opener", "shape_changer")
     with pytest.raises(TypeError, match="cannot cross the sandbox"):
         opener()
-    with pytest.raises(StudentError, match="argument 1"):
+    with pytest.raises(ChangedInPlace, match="argument 1: .* into an array of shape \\(4,\\)") as caught:
         shape_changer(np.zeros((2, 2)))
+    assert caught.value.argument == 0
+    with pytest.raises(AssertionError, match=r"modified its input `argument 1` in place.*reshape"):
+        call(shape_changer, np.zeros((2, 2)))   # what a check cell reports: the sentence a student sees
 
 
 def test_an_nnkit_model_is_trained_in_the_student_process_and_its_state_comes_back(referee):

@@ -208,6 +208,26 @@ def _likely_cause(exc: Exception, arguments: dict[str, Any]) -> str:
     return "read the traceback above for the line in your code where it happened."
 
 
+class ChangedInPlace(Exception):
+    """Raised by the grader's proxy when the student's function changed an argument in place into
+    something that cannot be copied back (a new shape or type); ``argument``: its position or keyword."""
+
+    def __init__(self, argument: int | str, detail: str) -> None:
+        super().__init__(detail)
+        self.argument = argument
+
+
+def _modified(label: str, name: str, value: Any) -> None:
+    """Fail: the student's function changed argument ``name`` (which held ``value``) in place."""
+    if isinstance(value, list | dict):
+        fix = (f"work on a copy instead (e.g. `{name} = {type(value).__name__}({name})` first, or build a "
+               "new one)")
+    else:
+        fix = (f"return a new array instead (e.g. `{name} = {name} - ...`, not `{name} -= ...`; "
+               f"`{name}.reshape(...)`, not `{name}.shape = ...`)")
+    _fail(label, f"your function modified its input `{name}` in place; leave the inputs unchanged and {fix}.")
+
+
 def call(function: Any, *args: Any, may_change: tuple[str, ...] = (), **kwargs: Any) -> Any:
     """Call a student's ``function`` the way every check should, and return what it returns.
 
@@ -233,14 +253,16 @@ def call(function: Any, *args: Any, may_change: tuple[str, ...] = (), **kwargs: 
         result = function(*values[:len(args)], **dict(zip(kwargs, values[len(args):], strict=True)))
     except NotImplementedError:
         raise
+    except ChangedInPlace as exc:
+        name = names[exc.argument] if isinstance(exc.argument, int) else exc.argument
+        _modified(label, name, pristine[name])
     except Exception as exc:
         shown = _describe(pristine)
         raise AssertionError(f"{label}({shown}) raised {type(exc).__name__}: {exc}. Likely cause: "
                              + _likely_cause(exc, pristine)) from exc
     for name, value in zip(names, values, strict=True):
         if name not in may_change and not _same(pristine[name], value):
-            _fail(label, f"your function modified its input `{name}` in place; leave the inputs "
-                         "unchanged and return a new array instead (e.g. `w = w - ...`, not `w -= ...`).")
+            _modified(label, name, pristine[name])
     return result
 
 

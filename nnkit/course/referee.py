@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from .checks import ChangedInPlace
 from .plain import PlainDataError, pack, unpack
 from .sandbox import Limits, StudentGone, StudentProcess, StudentTimeout
 
@@ -239,10 +240,12 @@ class Referee:
                 reply["kwargs"].keys() != kwargs.keys():
             raise StudentError(f"{name}: its process answered out of turn")
         changed: list[str] = []
-        for i, (original, new) in enumerate(zip(args, reply["args"], strict=True)):
-            _merge(original, new, f"argument {i + 1}", changed)
-        for key, original in kwargs.items():
-            _merge(original, reply["kwargs"][key], f"argument {key}", changed)
+        for where, original, new in [*zip(range(len(args)), args, reply["args"], strict=True),
+                                     *((key, kwargs[key], reply["kwargs"][key]) for key in kwargs)]:
+            try:
+                _merge(original, new, f"argument {where + 1 if isinstance(where, int) else where}", changed)
+            except StudentError as exc:   # an argument changed into something that cannot be copied back
+                raise ChangedInPlace(where, str(exc)) from None
         if isinstance(reply.get("random"), np.random.Generator):
             backend.rng().bit_generator.state = reply["random"].bit_generator.state
         self.mutated += [f"{name} changed {what} in place" for what in changed]
