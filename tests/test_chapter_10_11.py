@@ -75,7 +75,7 @@ CH10 = "10_when_not_deep"
 @pytest.fixture(scope="module")
 def ch10():
     return _run_cells(CH10, ("bundled = ", "def make_loans", "def make_mlp", "def tune_forest",
-                             "def tune_boosting", "def tune_network", "def race"))
+                             "def tune_boosting", "def tune_network", "def race", "def make_deliveries"))
 
 
 def _split(ch10, name: str, seed: int = 0):
@@ -169,6 +169,70 @@ def test_the_race_uses_repeated_stratified_folds_and_seeds_every_model(ch10):
     ch10["race"](*ch10["tables"]["iris"], tuners={"spy": spy})
     assert [c[3] for c in calls] == list(range(10))                         # 5 folds × 2 repeats, seeds 0..9
     assert all(c[:3] == (90, 30, 30) and c[4] == [10, 10, 10] for c in calls)   # 60/20/20, stratified
+
+
+@pytest.fixture(scope="module")
+def ch10_trees():
+    """The cells of section 2 (a tree, its stopping rules, boosting's rounds) and 4 (extrapolation)."""
+    return _run_cells(CH10, ("bundled = ", "def make_loans", "def make_mlp", "def scores_of", "stopping = {",
+                             "staged_predict_proba", "x_wide = np.linspace"))
+
+
+def test_a_depth_3_tree_on_iris_stops_where_a_node_is_pure(ch10_trees):
+    tree = ch10_trees["small_tree"].tree_
+    assert ch10_trees["small_tree"].get_n_leaves() == 5 and ch10_trees["small_tree"].get_depth() == 3
+    left = tree.children_left[0]
+    assert tree.children_left[left] == -1 and np.count_nonzero(tree.value[left][0]) == 1   # pure: setosa
+
+
+def test_a_tree_without_stopping_rule_memorises_and_a_leaf_size_stop_generalises_better(ch10_trees):
+    ns = ch10_trees
+    scores = {}
+    for rule, settings in ns["stopping"].items():
+        tree = ns["DecisionTreeClassifier"](random_state=0, **settings).fit(ns["C"], ns["c_labels"])
+        scores[rule] = (tree.score(ns["C"], ns["c_labels"]), tree.score(ns["C_new"], ns["c_labels_new"]))
+    assert scores["no stopping rule"][0] == 1.0
+    assert scores["min_samples_leaf=10"][1] - scores["no stopping rule"][1] > 0.02
+    assert scores["max_depth=1"][1] < scores["max_depth=3"][1] < scores["min_samples_leaf=10"][1] < 0.9
+
+
+def test_boosting_fits_the_training_rows_ever_closer_while_validation_stops_improving(ch10_trees):
+    train_accuracy, train_loss, val_accuracy, val_loss = (ch10_trees[name] for name in (
+        "train_accuracy", "train_loss", "val_accuracy", "val_loss"))
+    assert train_accuracy[-1] == 1.0 and np.argmin(train_loss) == len(train_loss) - 1
+    best = int(np.argmin(val_loss))
+    assert best < 50 and val_loss[-1] > 1.5 * val_loss[best]                 # validation loss turns up
+    assert max(val_accuracy[24:]) - min(val_accuracy[24:]) <= 3 / 120 + 1e-12   # 3 rows, from 25 trees on
+
+
+def test_trees_predict_a_constant_beyond_the_training_range_and_networks_do_not(ch10_trees):
+    curves, x_wide = ch10_trees["curves"], ch10_trees["x_wide"][:, 0]
+    assert ch10_trees["x_train"].max() < 4 and x_wide[120] == 4 and x_wide[200] == 8
+    beyond = x_wide >= 4
+    for name in ("random forest", "gradient boosting"):
+        assert np.ptp(curves[name][beyond]) == 0 and curves[name][200] < 9
+    for name in ("MLP (nnkit)", "linear (nnkit)"):
+        assert abs(curves[name][200] - 17) < 1           # close to the trend 2x + 1 at x = 8
+    assert curves["MLP (nnkit)"][0] > 0 > curves["linear (nnkit)"][0]      # left of the data they part ways
+
+
+def test_the_deliveries_table_is_fixed_and_has_its_properties(ch10):
+    X, y = ch10["make_deliveries"]()
+    X2, y2 = ch10["make_deliveries"]()
+    assert X.shape == (2000, 3 + 50 + 8) and np.array_equal(X, X2) and np.array_equal(y, y2)
+    depots = X[:, 3:53]
+    assert set(np.unique(depots)) == {0.0, 1.0} and np.all(depots.sum(axis=1) == 1)   # one-hot
+    assert np.all(depots.sum(axis=0) > 0)                                                # all 50 levels used
+    assert 0.45 < y.mean() < 0.55
+
+
+def test_boosting_beats_the_mlp_and_the_linear_model_on_the_deliveries(ch10):
+    """Section 8's claim on one split: boosting well ahead of both networks."""
+    parts = ch10["data"].train_val_test_split(*ch10["make_deliveries"](), val=0.2, test=0.2, seed=0,
+                                              stratify=True)
+    boosting = ch10["tune_boosting"](*parts)[2]
+    for model in ("MLP (nnkit)", "linear (nnkit)"):
+        assert boosting - ch10["TUNERS"][model](*parts)[2] > 0.04
 
 
 def test_best_cut_agrees_with_a_scikit_learn_stump():
