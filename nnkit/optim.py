@@ -102,7 +102,8 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov=True needs a momentum > 0 (e.g. momentum=0.9).")
         if weight_decay < 0:
             raise ValueError(f"SGD: weight_decay must be >= 0, got {weight_decay!r}.")
-        self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
+        # Python floats: a NumPy scalar (from np.logspace, say) times a device array fails on strict backends
+        self.momentum, self.nesterov, self.weight_decay = float(momentum), nesterov, float(weight_decay)
 
     def update(self, w: Any, g: Any, state: dict[str, Any]) -> Any:
         if self.weight_decay:
@@ -121,7 +122,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: Iterable[Parameter], lr: float = 0.01, eps: float = 1e-8) -> None:
         super().__init__(params, lr)
-        self.eps = eps
+        self.eps = float(eps)
 
     def update(self, w: Any, g: Any, state: dict[str, Any]) -> Any:
         xp = backend.namespace(w)
@@ -139,7 +140,7 @@ class RMSProp(Optimizer):
                  eps: float = 1e-8) -> None:
         super().__init__(params, lr)
         _check_fraction("RMSProp", "rho", rho)
-        self.rho, self.eps = rho, eps
+        self.rho, self.eps = float(rho), float(eps)
 
     def update(self, w: Any, g: Any, state: dict[str, Any]) -> Any:
         xp = backend.namespace(w)
@@ -164,7 +165,8 @@ class Adam(Optimizer):
         _check_fraction("Adam", "betas[1]", betas[1])
         if weight_decay < 0:
             raise ValueError(f"Adam: weight_decay must be >= 0, got {weight_decay!r}.")
-        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
+        self.weight_decay = float(weight_decay)
 
     def update(self, w: Any, g: Any, state: dict[str, Any]) -> Any:
         xp = backend.namespace(w)

@@ -7,7 +7,7 @@
   loops and by im2col, and cross-correlation vs SciPy's convolution;
 - hand-set ∂/∂x edge filters, template matching ("where is Waldo"), output sizes, receptive
   fields, pooling, shift invariance, and the LeNet-style network (``nnkit.worked.lenet``) with its
-  top-3 predictions;
+  layer-2 maps (coarser, choosier about the class than layer 1) and its top-3 predictions;
 - nnkit.viz.plot_filters / plot_feature_maps / plot_top_k and nnkit.widgets.draw_conv_window /
   conv_window_explorer / filter_response / draw_filter_response / filter_explorer.
 """
@@ -240,6 +240,33 @@ def test_lenet_style_network_of_the_chapter():
         assert np.mean((top3 == y_test[:, None]).any(axis=1)) >= 0.99
         confidence, right = probabilities.max(axis=1), top3[:, 0] == y_test
         assert np.median(confidence[~right]) < np.median(confidence[right])   # mistakes: less sure (median)
+        _check_the_layer_maps(lenet, X_test, y_test)
+
+
+def _check_the_layer_maps(lenet, X_test, y_test):
+    """Section 9's layer-2 figure and its numbers: coarser maps, choosier about the class."""
+    sample = [int(np.flatnonzero(y_test == c)[0]) for c in (7, 0)]
+    maps1 = lenet[1](lenet[0](nnkit.asarray(X_test[sample])))
+    maps2 = nnkit.to_numpy(lenet[4](lenet[3](lenet[2](maps1))))
+    maps1 = nnkit.to_numpy(maps1)
+    assert maps1.shape == (2, 8, 8, 8) and maps2.shape == (2, 16, 4, 4)
+    assert np.all(maps1[:, [2, 5, 6]].max(axis=(2, 3)) > 0.5)              # the three shown maps fire on both
+    assert maps2[1, 7].sum() < 0.15 * maps2[0, 7].sum()          # map 7: the 7 lit, the 0 almost dark
+    maps = {"layer 1": lenet[1](lenet[0](nnkit.asarray(X_test)))}
+    maps["layer 2"] = lenet[4](lenet[3](lenet[2](maps["layer 1"])))
+    relative = {}
+    for name, m in maps.items():
+        activity = nnkit.to_numpy(m).sum(axis=(2, 3))
+        per_class = np.stack([activity[y_test == c].mean(axis=0) for c in range(10)], axis=1)
+        relative[name] = per_class / per_class.max(axis=1, keepdims=True)
+    least = {name: r.min(axis=1) for name, r in relative.items()}
+    assert round(least["layer 1"].min(), 2) == 0.70 and round(least["layer 1"].max(), 2) == 0.92
+    assert round(least["layer 2"].min(), 2) == 0.11 and round(least["layer 2"].max(), 2) == 0.82
+    assert np.sum(least["layer 1"] < 0.5) == 0 and np.sum(least["layer 2"] < 0.5) == 5
+    assert np.all(np.abs(least["layer 2"] - 0.5) > 0.01)         # "5 of 16 below 50 %", with a margin
+    map7 = relative["layer 2"][7]
+    assert int(np.argmin(least["layer 2"])) == 7                            # "map 7 is the extreme"
+    assert list(np.argsort(-map7)[:2]) == [7, 1] and list(np.argsort(map7)[:2]) == [0, 6]
 
 
 # ----------------------------------------------------------------------------- figures
