@@ -267,13 +267,23 @@ def measure(work: list[Workload], repeats: int, budget: float, use_torch: bool,
 
 
 def _blas_kernel() -> str:
-    """The BLAS libraries in this process (NumPy's, and PyTorch's own if it brings one) and the CPU
-    kernel each chose (e.g. OpenBLAS's SkylakeX or Haswell: their timings differ)."""
+    """The BLAS libraries in this process, the package that brought each (NumPy's runs nnkit's
+    products; SciPy's comes with the digits data) and the CPU kernel each chose (e.g. OpenBLAS's
+    SkylakeX or Haswell: their timings differ)."""
+    from pathlib import Path
+
     from threadpoolctl import threadpool_info
 
-    blas = [f"{info['internal_api']} {info.get('version') or ''} ({info.get('architecture') or '?'} kernel)"
+    blas = [f"{Path(info['filepath']).parent.name.removesuffix('.libs')}'s {info['internal_api']} "
+            f"{info.get('version') or ''} ({info.get('architecture') or '?'} kernel)"
             for info in threadpool_info() if info["user_api"] == "blas"]
     return ", ".join(blas) or "unknown"
+
+
+def _torch_blas() -> str:
+    """PyTorch's BLAS: linked into PyTorch itself, so threadpoolctl does not list it."""
+    import torch
+    return "MKL" if torch.backends.mkl.is_available() else "not MKL (see torch.__config__.show())"
 
 
 def report(rows: list[dict], threads: int, clock_name: str) -> str:
@@ -283,7 +293,8 @@ def report(rows: list[dict], threads: int, clock_name: str) -> str:
     if has_torch:
         header += f" {'torch ms':>9} {'ratio':>6} {'target':>7}"
     lines = [f"nnkit vs PyTorch (CPU), float32, {threads} thread(s); median {clock_name} per step",
-             f"BLAS in this process: {_blas_kernel()}", header]
+             f"BLAS in this process: {_blas_kernel()}"
+             + (f"; PyTorch's own: {_torch_blas()}" if has_torch else ""), header]
     for row in rows:
         w = row["workload"]
         line = f"{w.name:<58} {row['nnkit'] * 1e3:>9.3f}"

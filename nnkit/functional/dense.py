@@ -28,7 +28,7 @@ def linear_forward(x: Array, W: Array, b: Array | None) -> tuple[Array, tuple]:
         xp = backend.namespace(x)
         out = xp.reshape(xp.reshape(x, (-1, W.shape[0])) @ W, (*x.shape[:-1], W.shape[1]))
     if b is not None:
-        out = out + b
+        out += b   # in place: out is the product's fresh array
     return out, (x, W, b is not None)
 
 

@@ -20,7 +20,7 @@ everything that does not depend on the previous step out of the time loop:
 With a batch of 32 and 128 hidden units one step's arrays hold a few thousand numbers, so
 each array operation costs about as much to launch as to compute: the loops are written
 with as few operations per step as possible (the LSTM's σ as ½ + ½·tanh(x/2), one tanh for
-all four gates; the backward's derivative factors computed for all steps before the loop),
+all four gates),
 and inside them time is the first axis, (T, N, ·), so each step's slice is one contiguous
 block (they take and return batch-first arrays, as above).
 
@@ -285,32 +285,25 @@ def lstm_backward(dh: Any, cache: tuple, dc: Any | None = None) -> tuple[Any, An
     cell state (None: zero). Returns dx (N, T, D), dh0 (N, H), dc0 (N, H), dWx (D, 4H),
     dWh (H, 4H), db (4H,).
 
-    What :func:`_lstm_cell_backward` does step by step, rearranged: the factors that do not
-    depend on the incoming gradient (the gates' and tanh's derivatives) are computed for all
-    steps at once before the loop, which then only multiplies and carries.
+    T calls of :func:`_lstm_cell_backward`, the last step first, each writing its step's
+    slice of da (the gradient w.r.t. the pre-activations); dx, dWx, dWh and db then take one
+    matrix product each over all steps. (Computing the cell's derivative factors for all
+    steps at once before the loop, as an earlier version did, made this function 1.4× slower:
+    each of its whole-sequence temporaries is fresh memory that the operating system hands
+    over page by page on every call, and too large for the CPU's caches; one step's arrays
+    are reused and stay cached.)
     """
     projection, hs, cs, gates, Wh = cache
     xp = backend.namespace(dh)
-    T, N, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     dh, Wh_T = _swap(dh), _transposed(Wh)
-    i, f, o, g = (gates[..., k * H:(k + 1) * H] for k in range(4))
-    tanh_c = xp.tanh(cs[1:, ...])
-    through_h = o * (1 - tanh_c * tanh_c)                    # dc gets dh ⊙ this
-    factors = xp.stack([g * i * (1 - i), cs[:-1, ...] * f * (1 - f),      # d(pre-activation) =
-                        tanh_c * o * (1 - o), i * (1 - g * g)], axis=2)   # (dc, dc, dh, dc) ⊙ these
-    da = xp.reshape(factors, (T, N, 4 * H))                  # multiplied in place below
+    da = xp.empty(gates.shape, dtype=gates.dtype, device=device(gates))   # (T, N, 4H)
     dh_t = xp.zeros_like(hs[0, ...])
     dc = xp.zeros_like(dh_t) if dc is None else dc
-    for t in reversed(range(T)):
+    for t in reversed(range(dh.shape[0])):
         dh_t += dh[t, ...]                                   # from the output at t and from step t + 1
-        dc_t = dh_t * through_h[t, ...]
-        dc_t += dc
-        da_if, da_o, da_g = factors[t, :, :2, :], factors[t, :, 2, :], factors[t, :, 3, :]   # views into da
-        da_if *= dc_t[:, None, :]
-        da_o *= dh_t
-        da_g *= dc_t
+        cell_cache = (gates[t, ...], cs[t, ...], xp.tanh(cs[t + 1, ...]))
+        dc = _lstm_cell_backward(dh_t, dc, cell_cache, da[t, ...])   # writes da[t]; returns dc_prev
         dh_t = da[t, ...] @ Wh_T                             # dh_prev
-        dc = dc_t * f[t, ...]                                # dc_prev
     dx, dWx, dWh, db = _parameter_grads(projection, hs[:-1, ...], da, da)
     return _swap(dx), dh_t, dc, dWx, dWh, db
 
