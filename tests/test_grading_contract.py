@@ -196,3 +196,11 @@ def train(model, loss_fn, x, y, lr):
     assert loss == pytest.approx(expected)
     expected_W = nnkit.to_numpy(reference.W.data - 0.1 * reference.W.grad)
     assert np.allclose(nnkit.to_numpy(model.W.data), expected_W)
+
+
+def test_until_caught_stops_after_the_first_check_that_fails(referee):
+    cells = [{"kind": "solution", "name": "f", "source": "def f(x):\n    return 3 * x", "defines": ["f"]},
+             {"kind": "check", "name": "f", "source": "assert f(1) == 2"},
+             {"kind": "check", "name": "g", "source": "assert True"}]
+    assert [r["outcome"] for r in referee.run(cells)] == ["passed", "failed", "passed"]
+    assert [r["outcome"] for r in referee.run(cells, until_caught=True)] == ["passed", "failed"]

@@ -257,9 +257,12 @@ class Referee:
         return value
 
     # ------------------------------------------------------------------ running a notebook
-    def run(self, cells: list[dict], report=lambda record: None) -> list[dict]:
+    def run(self, cells: list[dict], report=lambda record: None, until_caught: bool = False) -> list[dict]:
         """Run one grading notebook's code cells; one record per cell (see :func:`main`), each also
-        passed to ``report`` as soon as it is made."""
+        passed to ``report`` as soon as it is made.
+
+        until_caught: stop after the first check that does not pass (``verify``'s wrong answers:
+        one failed check is all it needs to know)."""
         if self.student is None or self.dead:
             self._start()
         else:
@@ -297,6 +300,8 @@ class Referee:
             record["mutated"] = self.mutated
             records.append(record)
             report(record)
+            if until_caught and cell["kind"] == "check" and record["outcome"] != "passed":
+                break
         return records
 
     def _trusted(self, source: str, namespace: dict, record: dict, was_dead: str | None) -> None:
@@ -317,7 +322,8 @@ def main() -> None:
 
     The job: ``{"limits": {...Limits fields}, "sandboxed": bool, "tag": str, "variants": [{"label": str,
     "cells": [{"kind": "solution" | "check" | "other", "name": str | None, "source": str,
-    "defines": [function names of the instructor's solution cell]}]}]}``.
+    "defines": [function names of the instructor's solution cell]}], "until_caught": bool (optional,
+    see :meth:`Referee.run`)}]}``.
     A cell's line: ``{"label", "record": {"index", "kind", "name", "outcome": "passed" | "failed" |
     "not run", "error": [name, message] | None, "timed_out", "died", "mutated": [...]}}``; a variant's
     last line: ``{"label", "done": true, "log": the tail of the student's output}``.
@@ -336,7 +342,8 @@ def main() -> None:
     try:
         for variant in job["variants"]:
             label = variant["label"]
-            referee.run(variant["cells"], lambda record, to=label: write({"label": to, "record": record}))
+            referee.run(variant["cells"], lambda record, to=label: write({"label": to, "record": record}),
+                        variant.get("until_caught", False))
             write({"label": label, "done": True, "log": referee.log()[-8000:]})
     finally:
         referee.close()

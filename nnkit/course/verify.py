@@ -49,9 +49,12 @@ def variants(solution: dict) -> Iterator[tuple[str, list[dict]]]:
 def run_variants(solution_path: Path, timeout: float = 60) -> dict[str, dict[str, str | None] | str]:
     """Each variant's check outcomes ({check name: None if it passed, else why not}), or why it could not run.
 
+    A wrong answer's variant stops at the first check that catches it, so its outcomes end there.
+
     timeout: seconds per cell.
     """
-    jobs = [{"label": label, "cells": cells} for label, cells in variants(read(solution_path))]
+    jobs = [{"label": label, "cells": cells, "until_caught": label not in ("solution", *_BLANKS)}
+            for label, cells in variants(read(solution_path))]
     limits = Limits(cell_timeout=timeout, wall_timeout=3600, memory_mb=8192, cpu_seconds=3600)
     results, log = run_referee(jobs, limits, sandboxed=False, timeout=limits.wall_timeout)
     stopped = f"not run (the referee stopped: {log[-500:]})"
